@@ -1,0 +1,30 @@
+//! Rolecall's domain model: ids, the workspace schema and the changes that build a workspace.
+//!
+//! Everything here is plain data plus validation. There is no I/O and no async: the engine,
+//! the stores and the service all speak these types.
+
+mod change;
+mod id;
+mod limits;
+mod schema;
+
+pub use change::{
+    Change, Effect, GroupPermission, GroupPermissions, MemberRole, Notify, Op, ResourceRef,
+    Subject, UserKind, Visibility,
+};
+pub use id::{IdError, MAX_ID_LEN, validate_id};
+pub use limits::{LimitKind, Limits};
+pub use schema::{
+    CapabilityDef, DatasetDef, DatasetDoc, ResourceType, ResourceTypeDoc, RoleLevel, Schema,
+    SchemaDoc, SchemaError, TypeIx, WithoutScope, WsRoleIx, GROUP_TYPE, WORKSPACE_TYPE,
+};
+
+/// The position of a change in the ordered change log. Revisions only grow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Revision(pub u64);
+
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
