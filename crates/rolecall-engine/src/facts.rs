@@ -1,0 +1,129 @@
+//! A workspace as the list of changes that rebuilds it: used to move a workspace onto a
+//! new schema, and by tests to compare states.
+
+use rolecall_model::{MemberRole, Op, ResourceRef, Subject, UserKind};
+
+use crate::index::{Builtin, BuiltinSet, Grant, WorkspaceIndex};
+
+impl WorkspaceIndex {
+    /// Changes that, applied in order to a fresh workspace, rebuild this one.
+    pub fn facts(&self) -> Vec<Op> {
+        let mut ops = Vec::new();
+        let role_name = |w: u8| self.schema.workspace_roles[usize::from(w)].clone();
+        for user in self.users.iter().flatten() {
+            ops.push(Op::PutUser { user: user.id.to_string(), workspace_role: role_name(user.ws_role), kind: user.kind });
+        }
+        let groups: Vec<_> = self.groups.iter().flatten().collect();
+        for group in &groups {
+            ops.push(Op::PutGroup {
+                group: group.id.to_string(),
+                visibility: group.visibility,
+                apply_privileges: group.apply_privileges,
+                notify: group.notify,
+            });
+        }
+        for group in &groups {
+            for &c in &group.children {
+                ops.push(Op::PutChildGroup { group: group.id.to_string(), child: self.group_id(c).to_string() });
+            }
+            if group.builtin.is_none() {
+                // Owners first, so a group never passes through having none.
+                let mut members: Vec<_> = group.direct.iter().filter_map(|u| Some((u, group.role_of(u)?))).collect();
+                members.sort_by_key(|(_, role)| std::cmp::Reverse(*role));
+                for (u, role) in members {
+                    ops.push(Op::PutMember { group: group.id.to_string(), user: self.user_id(u).to_string(), role });
+                }
+            }
+        }
+        for group in &groups {
+            for set in &group.sets {
+                if set.builtin != Some(BuiltinSet::Owners) {
+                    ops.push(Op::PutPermissionSet {
+                        group: group.id.to_string(),
+                        set: set.id.to_string(),
+                        permissions: set.permissions,
+                    });
+                }
+                let subjects = set.users.iter().map(|u| Subject::User(self.user_id(u).to_string()));
+                let subjects = subjects.chain(set.groups.iter().map(|h| Subject::Group(self.group_id(*h).to_string())));
+                for subject in subjects {
+                    ops.push(Op::PutAssignee { group: group.id.to_string(), set: set.id.to_string(), subject });
+                }
+            }
+            for (d, scope) in &group.scopes {
+                ops.push(Op::PutDataScope {
+                    group: group.id.to_string(),
+                    dataset: self.schema.datasets[*d].name.clone(),
+                    scope: scope.iter().map(|(k, v)| (k.clone(), v.iter().cloned().collect())).collect(),
+                });
+            }
+        }
+        for policy in self.policies.iter().flatten() {
+            let rules = policy.rules.iter().map(|(c, e)| (self.schema.capabilities[*c].name.clone(), *e)).collect();
+            ops.push(Op::PutPolicy { policy: policy.id.to_string(), rules });
+            for g in &policy.groups {
+                ops.push(Op::AttachPolicy { group: self.group_id(*g).to_string(), policy: policy.id.to_string() });
+            }
+        }
+        // Parents before children: order resources by the depth of their type.
+        let depth = |t: u16| {
+            let mut d = 0;
+            let mut at = self.schema.ty(t).parent;
+            while let Some(p) = at {
+                d += 1;
+                at = self.schema.ty(p).parent;
+            }
+            d
+        };
+        let mut resources: Vec<_> = self.resources.iter().enumerate().filter_map(|(i, r)| Some((i, r.as_ref()?))).collect();
+        resources.sort_by_key(|(i, r)| (depth(r.ty), *i));
+        for (i, res) in &resources {
+            ops.push(Op::PutResource {
+                resource: self.resource_ref(*i as u32),
+                parent: res.parent.map(|p| self.resource_ref(p)),
+            });
+        }
+        for (i, res) in &resources {
+            let resource: ResourceRef = self.resource_ref(*i as u32);
+            let ty = self.schema.ty(res.ty);
+            let role_of = |grant: Grant| match grant {
+                Grant::Role(l) => ty.role_name(l).to_string(),
+                Grant::Deny => ty.deny_role.clone().unwrap_or_default(),
+            };
+            let users = res.user_roles.iter().enumerate().flat_map(|(l, s)| s.iter().map(move |u| (u, Grant::Role(l as u8))));
+            for (u, grant) in users.chain(res.user_deny.iter().map(|u| (u, Grant::Deny))) {
+                let subject = Subject::User(self.user_id(u).to_string());
+                ops.push(Op::PutGrant { resource: resource.clone(), subject, role: role_of(grant) });
+            }
+            for &(g, grant) in &res.group_grants {
+                let subject = Subject::Group(self.group_id(g).to_string());
+                ops.push(Op::PutGrant { resource: resource.clone(), subject, role: role_of(grant) });
+            }
+        }
+        ops
+    }
+
+    /// Whether this is one of the two built-in groups, and which.
+    pub fn builtin(&self, group: &str) -> Option<Builtin> {
+        self.group_ix.get(group).and_then(|g| self.group(*g)).and_then(|x| x.builtin)
+    }
+
+    /// A user's workspace role and kind.
+    pub fn user_info(&self, user: &str) -> Option<(&str, UserKind)> {
+        let u = self.user(*self.user_ix.get(user)?)?;
+        Some((self.schema.workspace_roles[usize::from(u.ws_role)].as_str(), u.kind))
+    }
+
+    /// Direct user members of a group with their roles, and the groups nested in it.
+    pub fn members(&self, group: &str) -> Option<(Vec<(&str, MemberRole)>, Vec<&str>)> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        let users = g.direct.iter().filter_map(|u| Some((self.user_id(u), g.role_of(u)?))).collect();
+        let children = g.children.iter().map(|c| self.group_id(*c)).collect();
+        Some((users, children))
+    }
+
+    /// How many users a group holds, counting nested groups.
+    pub fn member_count(&self, group: &str) -> Option<u64> {
+        Some(self.group(*self.group_ix.get(group)?)?.members.len())
+    }
+}
