@@ -127,3 +127,20 @@ impl WorkspaceIndex {
         Some(self.group(*self.group_ix.get(group)?)?.members.len())
     }
 }
+
+impl WorkspaceIndex {
+    /// Every user id, in creation order.
+    pub fn user_ids(&self) -> impl Iterator<Item = &str> {
+        self.users.iter().flatten().map(|u| &*u.id)
+    }
+
+    /// Every group id (built-in groups first), in creation order.
+    pub fn group_ids(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().flatten().map(|g| &*g.id)
+    }
+
+    /// Every resource, in registration order.
+    pub fn resource_refs(&self) -> impl Iterator<Item = ResourceRef> + '_ {
+        self.resources.iter().enumerate().filter(|(_, r)| r.is_some()).map(|(i, _)| self.resource_ref(i as u32))
+    }
+}
