@@ -5,3 +5,4 @@ mod consistency;
 mod dsl;
 mod fixtures;
 mod reference;
+mod differential;

@@ -1,0 +1,224 @@
+//! The engine against the reference model on random operation sequences: the same
+//! changes are applied to both, every refusal must match, and the whole workspace must
+//! answer the same. Small limits make the limits part of the game.
+
+use proptest::prelude::*;
+use rolecall_engine::Engine;
+use rolecall_model::{
+    Change, Effect, GroupPermissions, Limits, MemberRole, Notify, Op, ResourceRef, SchemaDoc, Subject, UserKind,
+    Visibility,
+};
+
+use crate::consistency::assert_consistent;
+use crate::reference::Reference;
+
+const WS: &str = "ws";
+
+fn schema() -> SchemaDoc {
+    SchemaDoc::from_json(
+        r#"{
+        "workspace_roles": ["consumer", "member", "creator", "admin", "owner"],
+        "admin_roles": ["admin", "owner"],
+        "capabilities": {"create_app": "admin", "install_app": "creator", "create_group": "member"},
+        "resource_types": {
+            "app": {"roles": ["runner", "admin"], "actions": {"run": "runner", "update": "admin"},
+                    "implied_by_workspace_role": {"owner": "admin", "creator": "runner"}},
+            "workflow": {"parent": "app", "roles": ["runner", "editor", "admin"], "deny_role": "restricted",
+                    "actions": {"run": "runner", "edit": "editor", "update": "admin"},
+                    "from_parent": {"runner": "runner", "admin": "admin"}, "locked_from_parent": ["admin"]},
+            "step": {"parent": "workflow", "roles": ["viewer", "editor"], "deny_role": "blocked",
+                    "actions": {"view": "viewer", "edit": "editor"},
+                    "from_parent": {"runner": "viewer", "editor": "editor"}, "locked_from_parent": ["viewer"]}
+        },
+        "datasets": {"sales": {"attributes": ["country", "product"], "without_scope": "nothing"},
+                     "open": {"attributes": ["region"], "without_scope": "everything"}}
+    }"#,
+    )
+    .expect("differential schema")
+}
+
+const LIMITS: Limits = Limits { max_groups: 4, max_owners: 2, max_members: 4 };
+const WS_ROLES: [&str; 5] = ["consumer", "member", "creator", "admin", "owner"];
+const GROUPS: [&str; 7] = ["g0", "g1", "g2", "g3", "g4", "everyone", "workspace-admins"];
+
+fn user() -> impl Strategy<Value = String> {
+    (0..6u8).prop_map(|i| format!("u{i}"))
+}
+
+fn group() -> impl Strategy<Value = String> {
+    prop_oneof![8 => (0..5usize).prop_map(|i| GROUPS[i].to_string()), 1 => (5..7usize).prop_map(|i| GROUPS[i].to_string())]
+}
+
+fn resource() -> impl Strategy<Value = ResourceRef> {
+    prop_oneof![
+        (0..2u8).prop_map(|i| ResourceRef::new("app", format!("a{i}"))),
+        (0..3u8).prop_map(|i| ResourceRef::new("workflow", format!("w{i}"))),
+        (0..2u8).prop_map(|i| ResourceRef::new("step", format!("s{i}"))),
+    ]
+}
+
+fn subject() -> impl Strategy<Value = Subject> {
+    prop_oneof![user().prop_map(Subject::User), group().prop_map(Subject::Group)]
+}
+
+fn role_for(r: &ResourceRef, pick: u8) -> String {
+    let roles: &[&str] = match r.kind.as_str() {
+        "app" => &["runner", "admin", "bogus"],
+        "workflow" => &["runner", "editor", "admin", "restricted", "restricted"],
+        _ => &["viewer", "editor", "blocked", "blocked"],
+    };
+    roles[usize::from(pick) % roles.len()].to_string()
+}
+
+fn permissions() -> impl Strategy<Value = GroupPermissions> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(view, edit, delete)| GroupPermissions { view, edit, delete })
+}
+
+fn set_id() -> impl Strategy<Value = String> {
+    prop_oneof![4 => Just("leads".to_string()), 1 => Just("members".to_string()), 1 => Just("everyone".to_string()), 1 => Just("owners".to_string())]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let member_role = prop_oneof![Just(MemberRole::Member), Just(MemberRole::Editor), Just(MemberRole::Owner)];
+    prop_oneof![
+        6 => (user(), 0..5usize, prop::bool::weighted(0.8)).prop_map(|(user, r, regular)| Op::PutUser {
+            user,
+            workspace_role: WS_ROLES[r].to_string(),
+            kind: if regular { UserKind::Regular } else { UserKind::OneTime },
+        }),
+        1 => user().prop_map(|user| Op::DeleteUser { user }),
+        4 => (group(), any::<bool>(), prop::bool::weighted(0.8)).prop_map(|(group, private, apply_privileges)| Op::PutGroup {
+            group,
+            visibility: if private { Visibility::Private } else { Visibility::Public },
+            apply_privileges,
+            notify: Notify::None,
+        }),
+        1 => group().prop_map(|group| Op::DeleteGroup { group }),
+        8 => (group(), user(), member_role).prop_map(|(group, user, role)| Op::PutMember { group, user, role }),
+        3 => (group(), user()).prop_map(|(group, user)| Op::RemoveMember { group, user }),
+        4 => (group(), group()).prop_map(|(group, child)| Op::PutChildGroup { group, child }),
+        2 => (group(), group()).prop_map(|(group, child)| Op::RemoveChildGroup { group, child }),
+        2 => (group(), set_id(), permissions()).prop_map(|(group, set, permissions)| Op::PutPermissionSet { group, set, permissions }),
+        1 => (group(), set_id()).prop_map(|(group, set)| Op::DeletePermissionSet { group, set }),
+        2 => (group(), set_id(), subject()).prop_map(|(group, set, subject)| Op::PutAssignee { group, set, subject }),
+        1 => (group(), set_id(), subject()).prop_map(|(group, set, subject)| Op::RemoveAssignee { group, set, subject }),
+        2 => (0..2u8, any::<bool>(), any::<bool>()).prop_map(|(p, create, install)| {
+            let effect = |b| if b { Effect::Allow } else { Effect::Deny };
+            Op::PutPolicy {
+                policy: format!("p{p}"),
+                rules: [("create_app".to_string(), effect(create)), ("install_app".to_string(), effect(install))].into(),
+            }
+        }),
+        1 => (0..2u8).prop_map(|p| Op::DeletePolicy { policy: format!("p{p}") }),
+        2 => (group(), 0..2u8).prop_map(|(group, p)| Op::AttachPolicy { group, policy: format!("p{p}") }),
+        1 => (group(), 0..2u8).prop_map(|(group, p)| Op::DetachPolicy { group, policy: format!("p{p}") }),
+        2 => (group(), prop::option::of(prop::sample::subsequence(vec!["FR", "DE"], 0..=2)), prop::option::of(prop::sample::subsequence(vec!["cars", "bikes"], 0..=2)))
+            .prop_map(|(group, country, product)| {
+                let mut scope = std::collections::BTreeMap::new();
+                if let Some(c) = country { scope.insert("country".to_string(), c.into_iter().map(String::from).collect()); }
+                if let Some(p) = product { scope.insert("product".to_string(), p.into_iter().map(String::from).collect()); }
+                Op::PutDataScope { group, dataset: "sales".into(), scope }
+            }),
+        1 => group().prop_map(|group| Op::RemoveDataScope { group, dataset: "sales".into() }),
+        6 => (resource(), 0..4u8, 0..3u8).prop_map(|(resource, p, i)| {
+            let parent = match (resource.kind.as_str(), p) {
+                (_, 0) => None,
+                ("workflow", _) => Some(ResourceRef::new("app", format!("a{}", i % 2))),
+                ("step", 3) => Some(ResourceRef::new("app", "a0")),
+                ("step", _) => Some(ResourceRef::new("workflow", format!("w{i}"))),
+                _ => Some(ResourceRef::new("app", "a1")),
+            };
+            Op::PutResource { resource, parent }
+        }),
+        1 => resource().prop_map(|resource| Op::DeleteResource { resource }),
+        16 => (resource(), subject(), any::<u8>()).prop_map(|(resource, subject, pick)| {
+            let role = role_for(&resource, pick);
+            Op::PutGrant { resource, subject, role }
+        }),
+        3 => (resource(), subject()).prop_map(|(resource, subject)| Op::RemoveGrant { resource, subject }),
+    ]
+}
+
+/// A populated workspace to start from: every user, four groups, every resource, mostly
+/// with parents; the random operations then change it.
+fn prelude() -> impl Strategy<Value = Vec<Op>> {
+    let users = prop::collection::vec((0..5usize, prop::bool::weighted(0.85)), 6);
+    let groups = prop::collection::vec((any::<bool>(), prop::bool::weighted(0.85)), 4);
+    let parents = prop::collection::vec(0..4u8, 5);
+    (users, groups, parents).prop_map(|(users, groups, parents)| {
+        let mut ops = Vec::new();
+        for (i, (role, regular)) in users.into_iter().enumerate() {
+            ops.push(Op::PutUser {
+                user: format!("u{i}"),
+                workspace_role: WS_ROLES[role].to_string(),
+                kind: if regular { UserKind::Regular } else { UserKind::OneTime },
+            });
+        }
+        for (i, (private, apply_privileges)) in groups.into_iter().enumerate() {
+            ops.push(Op::PutGroup {
+                group: format!("g{i}"),
+                visibility: if private { Visibility::Private } else { Visibility::Public },
+                apply_privileges,
+                notify: Notify::None,
+            });
+        }
+        for a in 0..2 {
+            ops.push(Op::PutResource { resource: ResourceRef::new("app", format!("a{a}")), parent: None });
+        }
+        for w in 0..3usize {
+            let parent = (parents[w] > 0).then(|| ResourceRef::new("app", format!("a{}", parents[w] % 2)));
+            ops.push(Op::PutResource { resource: ResourceRef::new("workflow", format!("w{w}")), parent });
+        }
+        for s in 0..2usize {
+            let p = parents[3 + s];
+            let parent = (p > 0).then(|| ResourceRef::new("workflow", format!("w{}", p % 3)));
+            ops.push(Op::PutResource { resource: ResourceRef::new("step", format!("s{s}")), parent });
+        }
+        ops
+    })
+}
+
+fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut engine = Engine::new(LIMITS);
+    engine.apply(&Change::new(WS, Op::CreateWorkspace { schema: schema() })).expect("create");
+    let mut reference = Reference::new(WS, schema(), LIMITS);
+    for (i, op) in ops.iter().enumerate() {
+        let change = Change::new(WS, op.clone());
+        let before = engine.workspace(WS).expect("ws").facts();
+        let got = engine.apply(&change).map(|_| ()).map_err(|e| e.code());
+        let expected = reference.apply(&change);
+        prop_assert_eq!(got, expected, "op {} {:?}", i, op);
+        if got.is_err() {
+            prop_assert_eq!(&engine.workspace(WS).expect("ws").facts(), &before, "a refused change changed state");
+        }
+        if i % 8 == 7 {
+            assert_consistent(engine.workspace(WS).expect("ws"), &reference, &format!("after op {i}"));
+        }
+    }
+    let index = engine.workspace(WS).expect("ws");
+    assert_consistent(index, &reference, "at the end");
+
+    // The incrementally maintained index equals one built from scratch from the same facts.
+    let mut rebuilt = Engine::new(LIMITS);
+    rebuilt.apply(&Change::new(WS, Op::CreateWorkspace { schema: schema() })).expect("create");
+    for op in index.facts() {
+        rebuilt.apply(&Change::new(WS, op.clone())).map_err(|e| TestCaseError::fail(format!("replaying {op:?}: {e}")))?;
+    }
+    assert_consistent(rebuilt.workspace(WS).expect("ws"), &reference, "rebuilt from facts");
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_engine_answers_like_the_reference_model(start in prelude(), ops in prop::collection::vec(op(), 1..64)) {
+        run(&[start, ops].concat())?;
+    }
+}
+
+
