@@ -6,3 +6,4 @@ mod dsl;
 mod fixtures;
 mod reference;
 mod differential;
+mod refusals;
