@@ -250,10 +250,9 @@ impl WorkspaceIndex {
     ) -> Result<Decision<'_>, EngineError> {
         let ty_ix = self.type_by_name(&resource.kind)?;
         let ty = self.schema.ty(ty_ix);
-        let needed = ty.action_level(action).ok_or_else(|| EngineError::UnknownAction {
-            kind: resource.kind.clone(),
-            action: action.to_string(),
-        })?;
+        let needed = ty
+            .action_level(action)
+            .ok_or_else(|| EngineError::UnknownAction { kind: resource.kind.clone(), action: action.to_string() })?;
         let u = self.user_by_id(user)?;
         let r = self.resource_by_ref(resource)?;
         let ws_role = self.user(u).map_or(0, |x| x.ws_role);
@@ -268,10 +267,9 @@ impl WorkspaceIndex {
         resource: &ResourceRef,
     ) -> Result<Explanation, EngineError> {
         let ty = self.schema.ty(self.type_by_name(&resource.kind)?);
-        let needed = ty.action_level(action).ok_or_else(|| EngineError::UnknownAction {
-            kind: resource.kind.clone(),
-            action: action.to_string(),
-        })?;
+        let needed = ty
+            .action_level(action)
+            .ok_or_else(|| EngineError::UnknownAction { kind: resource.kind.clone(), action: action.to_string() })?;
         let u = self.user_by_id(user)?;
         let r = self.resource_by_ref(resource)?;
         let ws_role = self.user(u).map_or(0, |x| x.ws_role);
@@ -377,9 +375,7 @@ impl WorkspaceIndex {
                 Grant::Deny => denied |= &group.members,
             }
         }
-        let ws_roles = (0..ty.ws_implied.len())
-            .filter(|w| ty.ws_implied[*w] >= Some(level))
-            .map(|w| w as WsRoleIx);
+        let ws_roles = (0..ty.ws_implied.len()).filter(|w| ty.ws_implied[*w] >= Some(level)).map(|w| w as WsRoleIx);
         let mut kept = self.users_with_ws_roles(ws_roles);
         if let Some(p) = res.parent {
             let any = ty.min_parent_level(level, false);

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use roaring::RoaringBitmap;
 use rolecall_model::{
-    Effect, GroupPermissions, LimitKind, MemberRole, Notify, Op, ResourceRef, Subject, TypeIx, UserKind,
-    Visibility, WsRoleIx, validate_id,
+    Effect, GroupPermissions, LimitKind, MemberRole, Notify, Op, ResourceRef, Subject, TypeIx, UserKind, Visibility,
+    WsRoleIx, validate_id,
 };
 
 use crate::EngineError;
@@ -348,14 +348,15 @@ impl WorkspaceIndex {
                 let r = self.resource_by_ref(resource)?;
                 let sub = self.sub(subject)?;
                 let ty = self.schema.ty(self.resource(r).map_or(0, |x| x.ty));
-                let grant = if ty.is_deny_role(role) {
-                    Grant::Deny
-                } else {
-                    Grant::Role(ty.role_level(role).ok_or_else(|| EngineError::UnknownRole {
-                        kind: resource.kind.clone(),
-                        role: role.clone(),
-                    })?)
-                };
+                let grant =
+                    if ty.is_deny_role(role) {
+                        Grant::Deny
+                    } else {
+                        Grant::Role(ty.role_level(role).ok_or_else(|| EngineError::UnknownRole {
+                            kind: resource.kind.clone(),
+                            role: role.clone(),
+                        })?)
+                    };
                 if self.grant_of(r, sub) == Some(grant) {
                     return Ok(Plan::Nothing);
                 }

@@ -11,7 +11,11 @@ impl WorkspaceIndex {
         let mut ops = Vec::new();
         let role_name = |w: u8| self.schema.workspace_roles[usize::from(w)].clone();
         for user in self.users.iter().flatten() {
-            ops.push(Op::PutUser { user: user.id.to_string(), workspace_role: role_name(user.ws_role), kind: user.kind });
+            ops.push(Op::PutUser {
+                user: user.id.to_string(),
+                workspace_role: role_name(user.ws_role),
+                kind: user.kind,
+            });
         }
         let groups: Vec<_> = self.groups.iter().flatten().collect();
         for group in &groups {
@@ -75,7 +79,8 @@ impl WorkspaceIndex {
             }
             d
         };
-        let mut resources: Vec<_> = self.resources.iter().enumerate().filter_map(|(i, r)| Some((i, r.as_ref()?))).collect();
+        let mut resources: Vec<_> =
+            self.resources.iter().enumerate().filter_map(|(i, r)| Some((i, r.as_ref()?))).collect();
         resources.sort_by_key(|(i, r)| (depth(r.ty), *i));
         for (i, res) in &resources {
             ops.push(Op::PutResource {
@@ -90,7 +95,8 @@ impl WorkspaceIndex {
                 Grant::Role(l) => ty.role_name(l).to_string(),
                 Grant::Deny => ty.deny_role.clone().unwrap_or_default(),
             };
-            let users = res.user_roles.iter().enumerate().flat_map(|(l, s)| s.iter().map(move |u| (u, Grant::Role(l as u8))));
+            let users =
+                res.user_roles.iter().enumerate().flat_map(|(l, s)| s.iter().map(move |u| (u, Grant::Role(l as u8))));
             for (u, grant) in users.chain(res.user_deny.iter().map(|u| (u, Grant::Deny))) {
                 let subject = Subject::User(self.user_id(u).to_string());
                 ops.push(Op::PutGrant { resource: resource.clone(), subject, role: role_of(grant) });
@@ -114,12 +120,16 @@ impl WorkspaceIndex {
         Some((self.schema.workspace_roles[usize::from(u.ws_role)].as_str(), u.kind))
     }
 
-    /// Direct user members of a group with their roles, and the groups nested in it.
-    pub fn members(&self, group: &str) -> Option<(Vec<(&str, MemberRole)>, Vec<&str>)> {
+    /// Direct user members of a group with their roles.
+    pub fn direct_members(&self, group: &str) -> Option<Vec<(&str, MemberRole)>> {
         let g = self.group(*self.group_ix.get(group)?)?;
-        let users = g.direct.iter().filter_map(|u| Some((self.user_id(u), g.role_of(u)?))).collect();
-        let children = g.children.iter().map(|c| self.group_id(*c)).collect();
-        Some((users, children))
+        Some(g.direct.iter().filter_map(|u| Some((self.user_id(u), g.role_of(u)?))).collect())
+    }
+
+    /// The groups nested directly in a group.
+    pub fn child_groups(&self, group: &str) -> Option<Vec<&str>> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        Some(g.children.iter().map(|c| self.group_id(*c)).collect())
     }
 
     /// How many users a group holds, counting nested groups.

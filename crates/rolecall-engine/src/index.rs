@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use roaring::RoaringBitmap;
 use rolecall_model::{
-    Effect, GroupPermissions, Limits, MemberRole, Notify, ResourceRef, RoleLevel, Schema, TypeIx,
-    UserKind, Visibility, WsRoleIx,
+    Effect, GroupPermissions, Limits, MemberRole, Notify, ResourceRef, RoleLevel, Schema, TypeIx, UserKind, Visibility,
+    WsRoleIx,
 };
 use rustc_hash::FxHashMap;
 
@@ -280,8 +280,13 @@ impl WorkspaceIndex {
             policy_ix: FxHashMap::default(),
         };
         index.everyone = index.insert_group(EVERYONE, Some(Builtin::Everyone), Visibility::Public, true, Notify::None);
-        index.admins =
-            index.insert_group(WORKSPACE_ADMINS, Some(Builtin::WorkspaceAdmins), Visibility::Public, true, Notify::None);
+        index.admins = index.insert_group(
+            WORKSPACE_ADMINS,
+            Some(Builtin::WorkspaceAdmins),
+            Visibility::Public,
+            true,
+            Notify::None,
+        );
         index
     }
 
@@ -448,7 +453,8 @@ impl WorkspaceIndex {
 
     /// Users with an admin workspace role.
     pub(crate) fn admin_users(&self) -> RoaringBitmap {
-        let admin_roles = (0..self.schema.workspace_roles.len() as WsRoleIx).filter(|w| self.schema.ws_role_is_admin(*w));
+        let admin_roles =
+            (0..self.schema.workspace_roles.len() as WsRoleIx).filter(|w| self.schema.ws_role_is_admin(*w));
         self.users_with_ws_roles(admin_roles)
     }
 }

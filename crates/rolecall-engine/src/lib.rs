@@ -109,7 +109,8 @@ impl Engine {
                 self.workspaces.insert(ws.to_string(), index);
             }
             op => {
-                let index = self.workspaces.get_mut(ws).ok_or_else(|| EngineError::WorkspaceNotFound(ws.to_string()))?;
+                let index =
+                    self.workspaces.get_mut(ws).ok_or_else(|| EngineError::WorkspaceNotFound(ws.to_string()))?;
                 let plan = index.prepare(op)?;
                 index.commit(plan);
                 index.applied = revision;
@@ -128,10 +129,10 @@ impl Engine {
         let mut orphans = Vec::new();
         for op in old.facts() {
             let result = index.prepare(&op).map(|plan| index.commit(plan));
-            if let Err(e) = result {
-                if orphans.len() < 20 {
-                    orphans.push(describe_orphan(&op, &e));
-                }
+            if let Err(e) = result
+                && orphans.len() < 20
+            {
+                orphans.push(describe_orphan(&op, &e));
             }
         }
         if orphans.is_empty() { Ok(index) } else { Err(EngineError::SchemaOrphans(orphans)) }

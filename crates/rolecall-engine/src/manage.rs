@@ -238,7 +238,14 @@ impl WorkspaceIndex {
         let by_default = user.ws_role >= def.min_role;
         if let Some((paths, _)) = reasons.as_mut() {
             if admin {
-                paths.insert(0, Path { gives: "allow".into(), steps: vec![Step::Admin { workspace_role: role_name(user.ws_role) }], blocked: false });
+                paths.insert(
+                    0,
+                    Path {
+                        gives: "allow".into(),
+                        steps: vec![Step::Admin { workspace_role: role_name(user.ws_role) }],
+                        blocked: false,
+                    },
+                );
             }
             if by_default {
                 paths.push(Path {

@@ -6,7 +6,7 @@
 //! ancestors from their direct members and children.
 
 use roaring::RoaringBitmap;
-use rolecall_model::{Limits, LimitKind, MemberRole};
+use rolecall_model::{LimitKind, Limits, MemberRole};
 
 use crate::EngineError;
 use crate::index::{GroupIx, UserIx, WorkspaceIndex};
@@ -89,10 +89,7 @@ impl WorkspaceIndex {
 
     /// Groups nested in `g` at any depth, `g` included.
     pub(crate) fn descendants(&self, g: GroupIx) -> RoaringBitmap {
-        self.all_groups
-            .iter()
-            .filter(|d| self.group(*d).is_some_and(|x| x.ancestors.contains(g)))
-            .collect()
+        self.all_groups.iter().filter(|d| self.group(*d).is_some_and(|x| x.ancestors.contains(g))).collect()
     }
 
     /// Nests `child` in `g`. The caller has refused cycles.

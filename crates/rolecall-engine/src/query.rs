@@ -118,18 +118,13 @@ impl WorkspaceIndex {
     }
 
     fn capability_by_name(&self, action: &str) -> Result<usize, EngineError> {
-        self.schema.capability(action).ok_or_else(|| EngineError::UnknownAction {
-            kind: WORKSPACE_TYPE.into(),
-            action: action.to_string(),
-        })
+        self.schema
+            .capability(action)
+            .ok_or_else(|| EngineError::UnknownAction { kind: WORKSPACE_TYPE.into(), action: action.to_string() })
     }
 
     fn this_workspace(&self, resource: &ResourceRef) -> Result<(), EngineError> {
-        if resource.id == self.id {
-            Ok(())
-        } else {
-            Err(EngineError::ResourceNotFound(resource.to_string()))
-        }
+        if resource.id == self.id { Ok(()) } else { Err(EngineError::ResourceNotFound(resource.to_string())) }
     }
 
     /// May `user` do `action` on `resource`, and with which effective role?
@@ -197,10 +192,9 @@ impl WorkspaceIndex {
         let set = match k {
             Kind::Typed(t) => {
                 let ty = self.schema.ty(t);
-                let needed = ty.action_level(action).ok_or_else(|| EngineError::UnknownAction {
-                    kind: kind.to_string(),
-                    action: action.to_string(),
-                })?;
+                let needed = ty
+                    .action_level(action)
+                    .ok_or_else(|| EngineError::UnknownAction { kind: kind.to_string(), action: action.to_string() })?;
                 let u = self.user_by_id(user)?;
                 let ws_role = self.user(u).map_or(0, |x| x.ws_role);
                 let groups = self.privileged_groups_of(u);

@@ -27,50 +27,125 @@ impl Change {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// Creates the workspace with its built-in groups `everyone` and `workspace-admins`.
-    CreateWorkspace { schema: SchemaDoc },
+    CreateWorkspace {
+        schema: SchemaDoc,
+    },
     DeleteWorkspace,
     /// Replaces the schema; refused when existing data would no longer fit it.
-    ReplaceSchema { schema: SchemaDoc },
+    ReplaceSchema {
+        schema: SchemaDoc,
+    },
 
     /// Creates a user or changes their workspace role or kind.
-    PutUser { user: String, workspace_role: String, kind: UserKind },
+    PutUser {
+        user: String,
+        workspace_role: String,
+        kind: UserKind,
+    },
     /// Deletes a user with their memberships, grants and assignments.
-    DeleteUser { user: String },
+    DeleteUser {
+        user: String,
+    },
 
     /// Creates a group or changes the settings that decide access.
-    PutGroup { group: String, visibility: Visibility, apply_privileges: bool, notify: Notify },
+    PutGroup {
+        group: String,
+        visibility: Visibility,
+        apply_privileges: bool,
+        notify: Notify,
+    },
     /// Deletes a group with its memberships, nesting, grants and assignments.
-    DeleteGroup { group: String },
+    DeleteGroup {
+        group: String,
+    },
     /// Adds a user to a group, or changes their membership role.
-    PutMember { group: String, user: String, role: MemberRole },
-    RemoveMember { group: String, user: String },
+    PutMember {
+        group: String,
+        user: String,
+        role: MemberRole,
+    },
+    RemoveMember {
+        group: String,
+        user: String,
+    },
     /// Nests `child` inside `group`: members of `child` become members of `group`.
-    PutChildGroup { group: String, child: String },
-    RemoveChildGroup { group: String, child: String },
+    PutChildGroup {
+        group: String,
+        child: String,
+    },
+    RemoveChildGroup {
+        group: String,
+        child: String,
+    },
 
     /// Creates a custom permission set, or changes the permissions of any set but `owners`.
-    PutPermissionSet { group: String, set: String, permissions: GroupPermissions },
-    DeletePermissionSet { group: String, set: String },
-    PutAssignee { group: String, set: String, subject: Subject },
-    RemoveAssignee { group: String, set: String, subject: Subject },
+    PutPermissionSet {
+        group: String,
+        set: String,
+        permissions: GroupPermissions,
+    },
+    DeletePermissionSet {
+        group: String,
+        set: String,
+    },
+    PutAssignee {
+        group: String,
+        set: String,
+        subject: Subject,
+    },
+    RemoveAssignee {
+        group: String,
+        set: String,
+        subject: Subject,
+    },
 
     /// Creates or replaces a permission policy.
-    PutPolicy { policy: String, rules: BTreeMap<String, Effect> },
-    DeletePolicy { policy: String },
-    AttachPolicy { group: String, policy: String },
-    DetachPolicy { group: String, policy: String },
+    PutPolicy {
+        policy: String,
+        rules: BTreeMap<String, Effect>,
+    },
+    DeletePolicy {
+        policy: String,
+    },
+    AttachPolicy {
+        group: String,
+        policy: String,
+    },
+    DetachPolicy {
+        group: String,
+        policy: String,
+    },
 
     /// Sets a group's scope on a dataset: attribute -> allowed values.
-    PutDataScope { group: String, dataset: String, scope: BTreeMap<String, Vec<String>> },
-    RemoveDataScope { group: String, dataset: String },
+    PutDataScope {
+        group: String,
+        dataset: String,
+        scope: BTreeMap<String, Vec<String>>,
+    },
+    RemoveDataScope {
+        group: String,
+        dataset: String,
+    },
 
     /// Registers a resource or moves it to another parent.
-    PutResource { resource: ResourceRef, parent: Option<ResourceRef> },
+    PutResource {
+        resource: ResourceRef,
+        parent: Option<ResourceRef>,
+    },
     /// Deletes a resource and its grants; refused while it has children.
-    DeleteResource { resource: ResourceRef },
+    DeleteResource {
+        resource: ResourceRef,
+    },
     /// Gives a subject one role (possibly the deny role) on a resource, replacing any other.
-    PutGrant { resource: ResourceRef, subject: Subject, role: String },
-    RemoveGrant { resource: ResourceRef, subject: Subject },
+    PutGrant {
+        resource: ResourceRef,
+        subject: Subject,
+        role: String,
+    },
+    RemoveGrant {
+        resource: ResourceRef,
+        subject: Subject,
+    },
 }
 
 /// A user or a group, written `{"user": id}` or `{"group": id}`.

@@ -15,9 +15,7 @@ pub struct IdError {
 pub fn validate_id(kind: &'static str, id: &str) -> Result<(), IdError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'));
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'));
     if ok {
         Ok(())
     } else {

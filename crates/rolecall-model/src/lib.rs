@@ -9,14 +9,14 @@ mod limits;
 mod schema;
 
 pub use change::{
-    Change, Effect, GroupPermission, GroupPermissions, MemberRole, Notify, Op, ResourceRef,
-    Subject, UserKind, Visibility,
+    Change, Effect, GroupPermission, GroupPermissions, MemberRole, Notify, Op, ResourceRef, Subject, UserKind,
+    Visibility,
 };
 pub use id::{IdError, MAX_ID_LEN, validate_id};
 pub use limits::{LimitKind, Limits};
 pub use schema::{
-    CapabilityDef, DatasetDef, DatasetDoc, ResourceType, ResourceTypeDoc, RoleLevel, Schema,
-    SchemaDoc, SchemaError, TypeIx, WithoutScope, WsRoleIx, GROUP_TYPE, WORKSPACE_TYPE,
+    CapabilityDef, DatasetDef, DatasetDoc, GROUP_TYPE, ResourceType, ResourceTypeDoc, RoleLevel, Schema, SchemaDoc,
+    SchemaError, TypeIx, WORKSPACE_TYPE, WithoutScope, WsRoleIx,
 };
 
 /// The position of a change in the ordered change log. Revisions only grow.

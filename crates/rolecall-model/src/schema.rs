@@ -107,7 +107,9 @@ pub enum SchemaError {
     UnknownRole { context: String, ty: String, role: String },
     #[error("resource type `{ty}`: deny role `{role}` is also a normal role")]
     DenyRoleIsRole { ty: String, role: String },
-    #[error("resource type `{ty}`, action `{action}`: names the deny role `{role}`; an action names the lowest normal role that may do it")]
+    #[error(
+        "resource type `{ty}`, action `{action}`: names the deny role `{role}`; an action names the lowest normal role that may do it"
+    )]
     ActionNamesDenyRole { ty: String, action: String, role: String },
     #[error("resource type `{ty}`: unknown parent type `{parent}`")]
     UnknownParent { ty: String, parent: String },
@@ -264,10 +266,8 @@ impl Schema {
         check_list("`workspace_roles`", &doc.workspace_roles)?;
         let ws_roles = &doc.workspace_roles;
         let ws_role = |context: &dyn Fn() -> String, role: &str| {
-            position(ws_roles, role).ok_or_else(|| SchemaError::UnknownWorkspaceRole {
-                context: context(),
-                role: role.to_string(),
-            })
+            position(ws_roles, role)
+                .ok_or_else(|| SchemaError::UnknownWorkspaceRole { context: context(), role: role.to_string() })
         };
 
         let mut is_admin = vec![false; ws_roles.len()];
@@ -374,12 +374,15 @@ impl Schema {
     }
 }
 
+/// Resolves a workspace role name, with a context for the error message.
+type WsRoleLookup<'a> = &'a dyn Fn(&dyn Fn() -> String, &str) -> Result<WsRoleIx, SchemaError>;
+
 fn compile_type(
     name: &str,
     def: &ResourceTypeDoc,
     doc: &SchemaDoc,
     type_index: &BTreeMap<String, TypeIx>,
-    ws_role: &dyn Fn(&dyn Fn() -> String, &str) -> Result<WsRoleIx, SchemaError>,
+    ws_role: WsRoleLookup<'_>,
 ) -> Result<ResourceType, SchemaError> {
     if def.roles.is_empty() {
         return Err(SchemaError::NoRoles { ty: name.to_string() });
@@ -417,10 +420,9 @@ fn compile_type(
 
     let parent = match &def.parent {
         None => None,
-        Some(p) => Some(*type_index.get(p).ok_or_else(|| SchemaError::UnknownParent {
-            ty: name.to_string(),
-            parent: p.clone(),
-        })?),
+        Some(p) => Some(
+            *type_index.get(p).ok_or_else(|| SchemaError::UnknownParent { ty: name.to_string(), parent: p.clone() })?,
+        ),
     };
 
     let mut from_parent = Vec::new();
@@ -430,12 +432,10 @@ fn compile_type(
         };
         let parent_doc = &doc.resource_types[parent_name];
         for (parent_role, here) in &def.from_parent {
-            let parent_level = position(&parent_doc.roles, parent_role).ok_or_else(|| {
-                SchemaError::UnknownRole {
-                    context: format!("resource type `{name}`, `from_parent` key"),
-                    ty: parent_name.clone(),
-                    role: parent_role.clone(),
-                }
+            let parent_level = position(&parent_doc.roles, parent_role).ok_or_else(|| SchemaError::UnknownRole {
+                context: format!("resource type `{name}`, `from_parent` key"),
+                ty: parent_name.clone(),
+                role: parent_role.clone(),
             })?;
             let level = role(&|| format!("resource type `{name}`, `from_parent` value"), here)?;
             from_parent.push((parent_level, level, def.locked_from_parent.contains(here)));
@@ -458,11 +458,7 @@ fn compile_type(
         implied.push((w, level));
     }
 
-    let parent_roles = def
-        .parent
-        .as_ref()
-        .and_then(|p| doc.resource_types.get(p))
-        .map_or(0, |p| p.roles.len());
+    let parent_roles = def.parent.as_ref().and_then(|p| doc.resource_types.get(p)).map_or(0, |p| p.roles.len());
     let best = |pl: usize, locked_only: bool| {
         from_parent
             .iter()
@@ -559,18 +555,14 @@ mod tests {
     #[test]
     fn an_action_naming_an_unknown_role_is_refused() {
         let err = with_types(r#"{"app": {"roles": ["runner"], "actions": {"run": "runer"}}}"#).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "resource type `app`, action `run`: unknown role `runer` of resource type `app`"
-        );
+        assert_eq!(err.to_string(), "resource type `app`, action `run`: unknown role `runer` of resource type `app`");
     }
 
     #[test]
     fn an_action_naming_the_deny_role_is_refused() {
-        let err = with_types(
-            r#"{"wf": {"roles": ["runner"], "deny_role": "restricted", "actions": {"run": "restricted"}}}"#,
-        )
-        .unwrap_err();
+        let err =
+            with_types(r#"{"wf": {"roles": ["runner"], "deny_role": "restricted", "actions": {"run": "restricted"}}}"#)
+                .unwrap_err();
         assert!(matches!(err, SchemaError::ActionNamesDenyRole { .. }), "{err}");
     }
 
@@ -630,14 +622,8 @@ mod tests {
             with_types(r#"{"app": {"roles": ["r"], "implied_by_workspace_role": {"boss": "r"}}}"#),
             Err(SchemaError::UnknownWorkspaceRole { .. })
         ));
-        assert!(matches!(
-            with_types(r#"{"group": {"roles": ["r"]}}"#),
-            Err(SchemaError::ReservedType { .. })
-        ));
-        assert!(matches!(
-            compile_json(r#"{"admin_roles": ["root"]}"#),
-            Err(SchemaError::UnknownWorkspaceRole { .. })
-        ));
+        assert!(matches!(with_types(r#"{"group": {"roles": ["r"]}}"#), Err(SchemaError::ReservedType { .. })));
+        assert!(matches!(compile_json(r#"{"admin_roles": ["root"]}"#), Err(SchemaError::UnknownWorkspaceRole { .. })));
         assert!(matches!(
             compile_json(r#"{"capabilities": {"create_app": "root"}}"#),
             Err(SchemaError::UnknownWorkspaceRole { .. })
@@ -648,14 +634,8 @@ mod tests {
     fn empty_duplicate_and_malformed_names_are_refused() {
         assert_eq!(compile_json(r#"{"workspace_roles": []}"#), Err(SchemaError::NoWorkspaceRoles));
         assert!(matches!(with_types(r#"{"app": {"roles": []}}"#), Err(SchemaError::NoRoles { .. })));
-        assert!(matches!(
-            with_types(r#"{"app": {"roles": ["r", "r"]}}"#),
-            Err(SchemaError::Duplicate { .. })
-        ));
-        assert!(matches!(
-            with_types(r#"{"app": {"roles": ["has space"]}}"#),
-            Err(SchemaError::InvalidName { .. })
-        ));
+        assert!(matches!(with_types(r#"{"app": {"roles": ["r", "r"]}}"#), Err(SchemaError::Duplicate { .. })));
+        assert!(matches!(with_types(r#"{"app": {"roles": ["has space"]}}"#), Err(SchemaError::InvalidName { .. })));
         assert!(matches!(
             compile_json(r#"{"datasets": {"sales": {"attributes": []}}}"#),
             Err(SchemaError::NoAttributes { .. })

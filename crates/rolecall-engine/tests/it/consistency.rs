@@ -124,7 +124,10 @@ pub fn assert_consistent(index: &WorkspaceIndex, reference: &Reference, context:
                 ));
             }
             if explain.allowed != check.allowed || explain.role != role {
-                problems.push(format!("{at}: explain says ({}, {:?}), check says ({}, {role:?})", explain.allowed, explain.role, check.allowed));
+                problems.push(format!(
+                    "{at}: explain says ({}, {:?}), check says ({}, {role:?})",
+                    explain.allowed, explain.role, check.allowed
+                ));
             }
             if check.allowed {
                 allowed_users += 1;
@@ -152,7 +155,10 @@ pub fn assert_consistent(index: &WorkspaceIndex, reference: &Reference, context:
             }
         }
         if subjects.len() != allowed_users {
-            problems.push(format!("{action} {resource}: lookup subjects found {} users, checks allow {allowed_users}", subjects.len()));
+            problems.push(format!(
+                "{action} {resource}: lookup subjects found {} users, checks allow {allowed_users}",
+                subjects.len()
+            ));
         }
     }
 

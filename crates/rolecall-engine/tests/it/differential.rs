@@ -71,7 +71,11 @@ fn role_for(r: &ResourceRef, pick: u8) -> String {
 }
 
 fn permissions() -> impl Strategy<Value = GroupPermissions> {
-    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(view, edit, delete)| GroupPermissions { view, edit, delete })
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(view, edit, delete)| GroupPermissions {
+        view,
+        edit,
+        delete,
+    })
 }
 
 fn set_id() -> impl Strategy<Value = String> {
@@ -165,8 +169,8 @@ fn prelude() -> impl Strategy<Value = Vec<Op>> {
         for a in 0..2 {
             ops.push(Op::PutResource { resource: ResourceRef::new("app", format!("a{a}")), parent: None });
         }
-        for w in 0..3usize {
-            let parent = (parents[w] > 0).then(|| ResourceRef::new("app", format!("a{}", parents[w] % 2)));
+        for (w, p) in parents.iter().take(3).enumerate() {
+            let parent = (*p > 0).then(|| ResourceRef::new("app", format!("a{}", p % 2)));
             ops.push(Op::PutResource { resource: ResourceRef::new("workflow", format!("w{w}")), parent });
         }
         for s in 0..2usize {
@@ -202,7 +206,9 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let mut rebuilt = Engine::new(LIMITS);
     rebuilt.apply(&Change::new(WS, Op::CreateWorkspace { schema: schema() })).expect("create");
     for op in index.facts() {
-        rebuilt.apply(&Change::new(WS, op.clone())).map_err(|e| TestCaseError::fail(format!("replaying {op:?}: {e}")))?;
+        rebuilt
+            .apply(&Change::new(WS, op.clone()))
+            .map_err(|e| TestCaseError::fail(format!("replaying {op:?}: {e}")))?;
     }
     assert_consistent(rebuilt.workspace(WS).expect("ws"), &reference, "rebuilt from facts");
     Ok(())
@@ -220,5 +226,3 @@ proptest! {
         run(&[start, ops].concat())?;
     }
 }
-
-

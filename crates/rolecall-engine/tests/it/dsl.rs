@@ -26,7 +26,9 @@
 
 use std::collections::BTreeMap;
 
-use rolecall_model::{Effect, GroupPermission, GroupPermissions, MemberRole, Notify, Op, ResourceRef, Subject, UserKind, Visibility};
+use rolecall_model::{
+    Effect, GroupPermission, GroupPermissions, MemberRole, Notify, Op, ResourceRef, Subject, UserKind, Visibility,
+};
 
 /// One line of a scenario.
 #[derive(Clone, Debug)]
@@ -34,13 +36,48 @@ pub enum Line {
     Do(Op),
     /// A change that must be refused with this error code.
     Refused(Op, String),
-    Check { user: String, action: String, resource: ResourceRef, allowed: bool, role: Option<Option<String>> },
-    Explain { user: String, action: String, resource: ResourceRef, kind: String, text: String },
-    LookupResources { user: String, action: String, kind: String, ids: Vec<String> },
-    LookupSubjects { resource: ResourceRef, action: String, users: Vec<(String, Option<String>)> },
-    Filter { user: String, dataset: String, expected: String },
-    FilterSql { user: String, dataset: String, sql: String, params: Vec<String> },
-    Row { user: String, dataset: String, row: BTreeMap<String, String>, allowed: bool },
+    Check {
+        user: String,
+        action: String,
+        resource: ResourceRef,
+        allowed: bool,
+        role: Option<Option<String>>,
+    },
+    Explain {
+        user: String,
+        action: String,
+        resource: ResourceRef,
+        kind: String,
+        text: String,
+    },
+    LookupResources {
+        user: String,
+        action: String,
+        kind: String,
+        ids: Vec<String>,
+    },
+    LookupSubjects {
+        resource: ResourceRef,
+        action: String,
+        users: Vec<(String, Option<String>)>,
+    },
+    Filter {
+        user: String,
+        dataset: String,
+        expected: String,
+    },
+    FilterSql {
+        user: String,
+        dataset: String,
+        sql: String,
+        params: Vec<String>,
+    },
+    Row {
+        user: String,
+        dataset: String,
+        row: BTreeMap<String, String>,
+        allowed: bool,
+    },
 }
 
 pub fn resource(text: &str) -> Result<ResourceRef, String> {
@@ -92,11 +129,15 @@ fn pairs(words: &[&str]) -> Result<BTreeMap<String, Vec<String>>, String> {
 
 /// Parses a change line (the words of one line).
 pub fn op(words: &[&str], default_role: &str) -> Result<Op, String> {
-    let arg = |i: usize| words.get(i).map(|s| s.to_string()).ok_or_else(|| format!("`{}` needs more arguments", words[0]));
+    let arg =
+        |i: usize| words.get(i).map(|s| s.to_string()).ok_or_else(|| format!("`{}` needs more arguments", words[0]));
     Ok(match words[0] {
         "user" => Op::PutUser {
             user: arg(1)?,
-            workspace_role: words.get(2).filter(|w| **w != "one_time").map_or(default_role.to_string(), |s| s.to_string()),
+            workspace_role: words
+                .get(2)
+                .filter(|w| **w != "one_time")
+                .map_or(default_role.to_string(), |s| s.to_string()),
             kind: if words.contains(&"one_time") { UserKind::OneTime } else { UserKind::Regular },
         },
         "delete-user" => Op::DeleteUser { user: arg(1)? },
@@ -163,9 +204,10 @@ pub fn parse(text: &str, default_role: &str) -> Result<Vec<(usize, Line)>, Strin
         let parsed = match words[0] {
             "check" => {
                 let answer: Vec<&str> = expect()?.split_whitespace().collect();
-                let role = answer.iter().find_map(|w| w.strip_prefix("role=")).map(|r| {
-                    if r == "none" { None } else { Some(r.to_string()) }
-                });
+                let role = answer
+                    .iter()
+                    .find_map(|w| w.strip_prefix("role="))
+                    .map(|r| if r == "none" { None } else { Some(r.to_string()) });
                 Line::Check {
                     user: words[1].into(),
                     action: words[2].into(),
@@ -180,7 +222,8 @@ pub fn parse(text: &str, default_role: &str) -> Result<Vec<(usize, Line)>, Strin
             }
             "explain" => {
                 let answer = expect()?;
-                let (kind, text) = answer.split_once(": ").ok_or_else(|| at("expected path:|blocked:|denied: text".into()))?;
+                let (kind, text) =
+                    answer.split_once(": ").ok_or_else(|| at("expected path:|blocked:|denied: text".into()))?;
                 Line::Explain {
                     user: words[1].into(),
                     action: words[2].into(),

@@ -85,7 +85,9 @@ pub fn run_fixture(dir: &Path) -> Vec<String> {
                 let before = index.facts();
                 match engine.apply(&change) {
                     Ok(_) => failures.push(format!("{at}: accepted, expected `{code}`")),
-                    Err(e) if e.code() != code => failures.push(format!("{at}: refused with `{}` ({e}), expected `{code}`", e.code())),
+                    Err(e) if e.code() != code => {
+                        failures.push(format!("{at}: refused with `{}` ({e}), expected `{code}`", e.code()))
+                    }
                     Err(_) => {}
                 }
                 if engine.workspace(WS).expect("workspace").facts() != before {
@@ -93,7 +95,9 @@ pub fn run_fixture(dir: &Path) -> Vec<String> {
                 }
                 match reference.apply(&change) {
                     Ok(()) => failures.push(format!("{at}: reference accepted, expected `{code}`")),
-                    Err(e) if e != code => failures.push(format!("{at}: reference refused with `{e}`, expected `{code}`")),
+                    Err(e) if e != code => {
+                        failures.push(format!("{at}: reference refused with `{e}`, expected `{code}`"))
+                    }
                     Err(_) => {}
                 }
             }
@@ -124,17 +128,19 @@ pub fn run_fixture(dir: &Path) -> Vec<String> {
                 }
                 Err(e) => failures.push(format!("{at}: {e}")),
             },
-            Line::LookupResources { user, action, kind, mut ids } => match index.lookup_resources(&user, &action, &kind) {
-                Ok(found) => {
-                    let mut got: Vec<String> = found.ids().map(String::from).collect();
-                    got.sort();
-                    ids.sort();
-                    if got != ids {
-                        failures.push(format!("{at}: got {got:?}"));
+            Line::LookupResources { user, action, kind, mut ids } => {
+                match index.lookup_resources(&user, &action, &kind) {
+                    Ok(found) => {
+                        let mut got: Vec<String> = found.ids().map(String::from).collect();
+                        got.sort();
+                        ids.sort();
+                        if got != ids {
+                            failures.push(format!("{at}: got {got:?}"));
+                        }
                     }
+                    Err(e) => failures.push(format!("{at}: {e}")),
                 }
-                Err(e) => failures.push(format!("{at}: {e}")),
-            },
+            }
             Line::LookupSubjects { resource, action, mut users } => match index.lookup_subjects(&resource, &action) {
                 Ok(found) => {
                     let mut got: Vec<(String, Option<String>)> =
@@ -157,7 +163,9 @@ pub fn run_fixture(dir: &Path) -> Vec<String> {
                     } else {
                         match f.as_map() {
                             Some(map) if map.values().all(|v| v.is_empty()) => "nothing".to_string(),
-                            Some(map) => map.iter().map(|(k, v)| format!("{k}={}", v.join(","))).collect::<Vec<_>>().join(" "),
+                            Some(map) => {
+                                map.iter().map(|(k, v)| format!("{k}={}", v.join(","))).collect::<Vec<_>>().join(" ")
+                            }
                             None => "any-of".to_string(),
                         }
                     };

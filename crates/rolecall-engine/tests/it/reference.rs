@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rolecall_model::{
-    Change, Effect, GroupPermissions, Limits, MemberRole, Op, ResourceRef, Schema, SchemaDoc, Subject,
-    UserKind, Visibility, WithoutScope, validate_id,
+    Change, Effect, GroupPermissions, Limits, MemberRole, Op, ResourceRef, Schema, SchemaDoc, Subject, UserKind,
+    Visibility, WithoutScope, validate_id,
 };
 
 const EVERYONE: &str = "everyone";
@@ -126,7 +126,8 @@ impl Reference {
     }
 
     fn contains_group(&self, group: &str, inner: &str) -> bool {
-        group == inner || self.groups.get(group).is_some_and(|g| g.children.iter().any(|c| self.contains_group(c, inner)))
+        group == inner
+            || self.groups.get(group).is_some_and(|g| g.children.iter().any(|c| self.contains_group(c, inner)))
     }
 
     // ----- the rules for resources (API.md) -----
@@ -163,14 +164,14 @@ impl Reference {
                 best = best.max(level_of(role));
             }
         }
-        if let Some(Some(parent)) = self.resources.get(r) {
-            if let Some(on_parent) = self.effective_level(user, parent) {
-                for (parent_role, role, locked) in &ty.from_parent {
-                    if usize::from(*parent_role) <= on_parent {
-                        best = best.max(Some(usize::from(*role)));
-                        if *locked {
-                            kept = kept.max(Some(usize::from(*role)));
-                        }
+        if let Some(Some(parent)) = self.resources.get(r)
+            && let Some(on_parent) = self.effective_level(user, parent)
+        {
+            for (parent_role, role, locked) in &ty.from_parent {
+                if usize::from(*parent_role) <= on_parent {
+                    best = best.max(Some(usize::from(*role)));
+                    if *locked {
+                        kept = kept.max(Some(usize::from(*role)));
                     }
                 }
             }

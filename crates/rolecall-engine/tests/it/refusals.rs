@@ -2,7 +2,9 @@
 //! schema changes that would orphan data. A refused change must change nothing.
 
 use rolecall_engine::{Engine, EngineError};
-use rolecall_model::{Change, Limits, LimitKind, MemberRole, Notify, Op, ResourceRef, Revision, SchemaDoc, Subject, UserKind, Visibility};
+use rolecall_model::{
+    Change, LimitKind, Limits, MemberRole, Notify, Op, ResourceRef, Revision, SchemaDoc, Subject, UserKind, Visibility,
+};
 
 const WS: &str = "ws";
 
@@ -109,7 +111,10 @@ fn the_owner_limit_refuses_one_more_owner_but_not_a_member() {
     w.ok(member("team", "a", MemberRole::Owner));
     w.ok(member("team", "b", MemberRole::Owner));
     let err = w.refused(member("team", "c", MemberRole::Owner));
-    assert_eq!(err, EngineError::LimitExceeded { limit: LimitKind::OwnersPerGroup, max: 2, group: Some("team".into()) });
+    assert_eq!(
+        err,
+        EngineError::LimitExceeded { limit: LimitKind::OwnersPerGroup, max: 2, group: Some("team".into()) }
+    );
     w.ok(member("team", "c", MemberRole::Member));
     // Promoting an existing member hits the same limit.
     assert_eq!(w.refused(member("team", "c", MemberRole::Owner)).code(), "limit_exceeded");
@@ -127,7 +132,10 @@ fn the_member_limit_counts_nested_members_and_automatic_growth() {
         w.ok(member("small", u, MemberRole::Member));
     }
     let err = w.refused(member("small", "d", MemberRole::Member));
-    assert_eq!(err, EngineError::LimitExceeded { limit: LimitKind::MembersPerGroup, max: 3, group: Some("small".into()) });
+    assert_eq!(
+        err,
+        EngineError::LimitExceeded { limit: LimitKind::MembersPerGroup, max: 3, group: Some("small".into()) }
+    );
     // A nested group that would bring a new member is refused too...
     w.ok(member("other", "d", MemberRole::Member));
     assert_eq!(w.refused(nest("small", "other")).code(), "limit_exceeded");
@@ -145,7 +153,10 @@ fn the_member_limit_counts_nested_members_and_automatic_growth() {
     w.ok(Op::DeleteUser { user: "d".into() });
     w.ok(nest("all", "everyone"));
     let err = w.refused(Op::PutUser { user: "e".into(), workspace_role: "member".into(), kind: UserKind::Regular });
-    assert_eq!(err, EngineError::LimitExceeded { limit: LimitKind::MembersPerGroup, max: 3, group: Some("all".into()) });
+    assert_eq!(
+        err,
+        EngineError::LimitExceeded { limit: LimitKind::MembersPerGroup, max: 3, group: Some("all".into()) }
+    );
     // A one-time user is not part of Everyone, so it may be created.
     w.ok(Op::PutUser { user: "e".into(), workspace_role: "member".into(), kind: UserKind::OneTime });
 }
@@ -180,7 +191,10 @@ fn a_group_with_owners_keeps_at_least_one() {
     w.user("b", "member");
     w.group("team");
     w.ok(member("team", "a", MemberRole::Owner));
-    assert_eq!(w.refused(Op::RemoveMember { group: "team".into(), user: "a".into() }), EngineError::LastOwner("team".into()));
+    assert_eq!(
+        w.refused(Op::RemoveMember { group: "team".into(), user: "a".into() }),
+        EngineError::LastOwner("team".into())
+    );
     assert_eq!(w.refused(member("team", "a", MemberRole::Editor)).code(), "last_owner");
     w.ok(member("team", "b", MemberRole::Owner));
     w.ok(member("team", "a", MemberRole::Editor));
@@ -194,24 +208,96 @@ fn unknown_names_are_refused_with_their_own_codes() {
     w.user("a", "member");
     w.ok(Op::PutResource { resource: ResourceRef::new("app", "crm"), parent: None });
     let cases: Vec<(Op, &str)> = vec![
-        (Op::PutUser { user: "b".into(), workspace_role: "boss".into(), kind: UserKind::Regular }, "unknown_workspace_role"),
+        (
+            Op::PutUser { user: "b".into(), workspace_role: "boss".into(), kind: UserKind::Regular },
+            "unknown_workspace_role",
+        ),
         (Op::PutResource { resource: ResourceRef::new("page", "x"), parent: None }, "unknown_type"),
-        (Op::PutGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::User("a".into()), role: "owner".into() }, "unknown_role"),
+        (
+            Op::PutGrant {
+                resource: ResourceRef::new("app", "crm"),
+                subject: Subject::User("a".into()),
+                role: "owner".into(),
+            },
+            "unknown_role",
+        ),
         // `restricted` is the workflow's deny role, not the app's.
-        (Op::PutGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::User("a".into()), role: "restricted".into() }, "unknown_role"),
-        (Op::PutGrant { resource: ResourceRef::new("app", "nope"), subject: Subject::User("a".into()), role: "runner".into() }, "resource_not_found"),
-        (Op::PutGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::Group("nope".into()), role: "runner".into() }, "group_not_found"),
-        (Op::PutGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::User("nope".into()), role: "runner".into() }, "user_not_found"),
-        (Op::PutPolicy { policy: "p".into(), rules: [("fly".to_string(), rolecall_model::Effect::Allow)].into() }, "unknown_capability"),
-        (Op::PutDataScope { group: "everyone".into(), dataset: "nope".into(), scope: Default::default() }, "unknown_dataset"),
-        (Op::PutDataScope { group: "everyone".into(), dataset: "sales".into(), scope: [("city".to_string(), vec![])].into() }, "unknown_attribute"),
-        (Op::PutUser { user: "has space".into(), workspace_role: "member".into(), kind: UserKind::Regular }, "invalid_id"),
+        (
+            Op::PutGrant {
+                resource: ResourceRef::new("app", "crm"),
+                subject: Subject::User("a".into()),
+                role: "restricted".into(),
+            },
+            "unknown_role",
+        ),
+        (
+            Op::PutGrant {
+                resource: ResourceRef::new("app", "nope"),
+                subject: Subject::User("a".into()),
+                role: "runner".into(),
+            },
+            "resource_not_found",
+        ),
+        (
+            Op::PutGrant {
+                resource: ResourceRef::new("app", "crm"),
+                subject: Subject::Group("nope".into()),
+                role: "runner".into(),
+            },
+            "group_not_found",
+        ),
+        (
+            Op::PutGrant {
+                resource: ResourceRef::new("app", "crm"),
+                subject: Subject::User("nope".into()),
+                role: "runner".into(),
+            },
+            "user_not_found",
+        ),
+        (
+            Op::PutPolicy { policy: "p".into(), rules: [("fly".to_string(), rolecall_model::Effect::Allow)].into() },
+            "unknown_capability",
+        ),
+        (
+            Op::PutDataScope { group: "everyone".into(), dataset: "nope".into(), scope: Default::default() },
+            "unknown_dataset",
+        ),
+        (
+            Op::PutDataScope {
+                group: "everyone".into(),
+                dataset: "sales".into(),
+                scope: [("city".to_string(), vec![])].into(),
+            },
+            "unknown_attribute",
+        ),
+        (
+            Op::PutUser { user: "has space".into(), workspace_role: "member".into(), kind: UserKind::Regular },
+            "invalid_id",
+        ),
         (group(&"x".repeat(129)), "invalid_id"),
-        (Op::PutResource { resource: ResourceRef::new("workflow", "w"), parent: Some(ResourceRef::new("workflow", "w0")) }, "invalid_parent"),
-        (Op::PutResource { resource: ResourceRef::new("app", "a2"), parent: Some(ResourceRef::new("app", "crm")) }, "invalid_parent"),
-        (Op::PutResource { resource: ResourceRef::new("workflow", "w"), parent: Some(ResourceRef::new("app", "nope")) }, "resource_not_found"),
+        (
+            Op::PutResource {
+                resource: ResourceRef::new("workflow", "w"),
+                parent: Some(ResourceRef::new("workflow", "w0")),
+            },
+            "invalid_parent",
+        ),
+        (
+            Op::PutResource { resource: ResourceRef::new("app", "a2"), parent: Some(ResourceRef::new("app", "crm")) },
+            "invalid_parent",
+        ),
+        (
+            Op::PutResource {
+                resource: ResourceRef::new("workflow", "w"),
+                parent: Some(ResourceRef::new("app", "nope")),
+            },
+            "resource_not_found",
+        ),
         (Op::AttachPolicy { group: "everyone".into(), policy: "nope".into() }, "policy_not_found"),
-        (Op::RemoveGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::User("a".into()) }, "grant_not_found"),
+        (
+            Op::RemoveGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::User("a".into()) },
+            "grant_not_found",
+        ),
     ];
     for (op, code) in cases {
         let err = w.refused(op.clone());
@@ -243,7 +329,10 @@ fn questions_about_unknown_things_are_errors_not_denials() {
 fn deleting_a_resource_with_children_is_refused() {
     let mut w = World::new(Limits::default());
     w.ok(Op::PutResource { resource: ResourceRef::new("app", "crm"), parent: None });
-    w.ok(Op::PutResource { resource: ResourceRef::new("workflow", "sync"), parent: Some(ResourceRef::new("app", "crm")) });
+    w.ok(Op::PutResource {
+        resource: ResourceRef::new("workflow", "sync"),
+        parent: Some(ResourceRef::new("app", "crm")),
+    });
     let err = w.refused(Op::DeleteResource { resource: ResourceRef::new("app", "crm") });
     assert_eq!(err, EngineError::ResourceHasChildren { resource: "app:crm".into(), children: 1 });
     w.ok(Op::DeleteResource { resource: ResourceRef::new("workflow", "sync") });
@@ -258,12 +347,16 @@ fn workspaces_are_created_once_and_revisions_only_grow() {
     assert_eq!(engine.apply(&create).unwrap_err().code(), "workspace_exists");
     let bad = Change::new("not ok", Op::CreateWorkspace { schema: SchemaDoc::default_schema() });
     assert_eq!(engine.apply(&bad).unwrap_err().code(), "invalid_id");
-    let user = Change::new(WS, Op::PutUser { user: "a".into(), workspace_role: "member".into(), kind: UserKind::Regular });
+    let user =
+        Change::new(WS, Op::PutUser { user: "a".into(), workspace_role: "member".into(), kind: UserKind::Regular });
     assert_eq!(engine.apply_at(Revision(1), &user).unwrap_err().code(), "stale_revision");
     engine.apply_at(Revision(10), &user).unwrap();
     assert_eq!(engine.revision(), Revision(10));
     assert_eq!(engine.workspace(WS).unwrap().applied_revision(), Revision(10));
-    let other = Change::new("other", Op::PutUser { user: "a".into(), workspace_role: "member".into(), kind: UserKind::Regular });
+    let other = Change::new(
+        "other",
+        Op::PutUser { user: "a".into(), workspace_role: "member".into(), kind: UserKind::Regular },
+    );
     assert_eq!(engine.apply(&other).unwrap_err().code(), "workspace_not_found");
     engine.apply(&Change::new(WS, Op::DeleteWorkspace)).unwrap();
     assert!(engine.workspace(WS).is_err());
@@ -274,9 +367,20 @@ fn a_schema_change_that_would_orphan_data_is_refused_and_names_it() {
     let mut w = World::new(Limits::default());
     w.user("ann", "creator");
     w.ok(Op::PutResource { resource: ResourceRef::new("app", "crm"), parent: None });
-    w.ok(Op::PutResource { resource: ResourceRef::new("workflow", "sync"), parent: Some(ResourceRef::new("app", "crm")) });
-    w.ok(Op::PutGrant { resource: ResourceRef::new("workflow", "sync"), subject: Subject::User("ann".into()), role: "restricted".into() });
-    w.ok(Op::PutGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::User("ann".into()), role: "runner".into() });
+    w.ok(Op::PutResource {
+        resource: ResourceRef::new("workflow", "sync"),
+        parent: Some(ResourceRef::new("app", "crm")),
+    });
+    w.ok(Op::PutGrant {
+        resource: ResourceRef::new("workflow", "sync"),
+        subject: Subject::User("ann".into()),
+        role: "restricted".into(),
+    });
+    w.ok(Op::PutGrant {
+        resource: ResourceRef::new("app", "crm"),
+        subject: Subject::User("ann".into()),
+        role: "runner".into(),
+    });
 
     // Drop the workflow type and the deny role on apps: both orphan something.
     let mut schema = SchemaDoc::default_schema();
@@ -305,14 +409,23 @@ fn a_revoked_grant_stays_revoked() {
     w.group("team");
     w.ok(member("team", "ann", MemberRole::Member));
     w.ok(Op::PutResource { resource: ResourceRef::new("app", "crm"), parent: None });
-    let grant = Op::PutGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::Group("team".into()), role: "runner".into() };
+    let grant = Op::PutGrant {
+        resource: ResourceRef::new("app", "crm"),
+        subject: Subject::Group("team".into()),
+        role: "runner".into(),
+    };
     w.ok(grant);
     assert!(w.check("ann", "run", "app", "crm"));
     w.ok(Op::RemoveGrant { resource: ResourceRef::new("app", "crm"), subject: Subject::Group("team".into()) });
     // Unrelated changes afterwards do not bring it back.
     w.group("other");
     w.ok(nest("other", "team"));
-    w.ok(Op::PutGroup { group: "team".into(), visibility: Visibility::Private, apply_privileges: true, notify: Notify::None });
+    w.ok(Op::PutGroup {
+        group: "team".into(),
+        visibility: Visibility::Private,
+        apply_privileges: true,
+        notify: Notify::None,
+    });
     assert!(!w.check("ann", "run", "app", "crm"));
     let index = w.engine.workspace(WS).unwrap();
     assert!(index.lookup_subjects(&ResourceRef::new("app", "crm"), "run").unwrap().is_empty());
