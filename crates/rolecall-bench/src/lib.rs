@@ -1,0 +1,121 @@
+//! Deterministic seed-scale workspaces (issue "Performance"): the same seed always gives
+//! the same users, groups, resources and grants, so every benchmark and every peer runs on
+//! the same data.
+
+use rolecall_model::{Change, MemberRole, Notify, Op, ResourceRef, SchemaDoc, Subject, UserKind, Visibility};
+
+/// The size of a generated workspace.
+#[derive(Clone, Copy, Debug)]
+pub struct Scale {
+    pub users: u32,
+    pub groups: u32,
+    pub groups_per_user: u32,
+    pub apps: u32,
+    pub workflows_per_app: u32,
+    pub grants: u32,
+    /// Share of workflow grants that are the deny role, in percent.
+    pub restricted_percent: u32,
+}
+
+impl Scale {
+    /// 100,000 users, 1,000 groups, 10,000 apps x 10 workflows, 500,000 grants, 5% restricted.
+    pub const LARGE: Scale = Scale {
+        users: 100_000,
+        groups: 1_000,
+        groups_per_user: 3,
+        apps: 10_000,
+        workflows_per_app: 10,
+        grants: 500_000,
+        restricted_percent: 5,
+    };
+}
+
+/// The Actioner-like schema of `examples/000-actioner-groups`, with app admins implied for
+/// workspace admins so that the workspace-admin check has something to find.
+pub fn schema() -> SchemaDoc {
+    let mut doc = SchemaDoc::default_schema();
+    doc.datasets.clear();
+    doc
+}
+
+pub const WORKSPACE: &str = "bench";
+
+pub fn user_id(i: u32) -> String {
+    format!("u{i}")
+}
+
+pub fn group_id(i: u32) -> String {
+    format!("g{i}")
+}
+
+pub fn app(i: u32) -> ResourceRef {
+    ResourceRef::new("app", format!("a{i}"))
+}
+
+pub fn workflow(i: u32) -> ResourceRef {
+    ResourceRef::new("workflow", format!("w{i}"))
+}
+
+/// Every change that builds the workspace, in order. Groups nest up to depth 3: a tenth are
+/// roots, three tenths sit under a root, the rest under a second-level group.
+pub fn changes(scale: Scale, seed: u64) -> Vec<Change> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut out = vec![Change::new(WORKSPACE, Op::CreateWorkspace { schema: schema() })];
+    let mut push = |op| out.push(Change::new(WORKSPACE, op));
+    for i in 0..scale.users {
+        // One user in a thousand is a workspace admin.
+        let role = if i % 1000 == 0 { "admin" } else { "member" };
+        push(Op::PutUser { user: user_id(i), workspace_role: role.into(), kind: UserKind::Regular });
+    }
+    let roots = (scale.groups / 10).max(1);
+    let second = roots + scale.groups * 3 / 10;
+    for g in 0..scale.groups {
+        push(Op::PutGroup {
+            group: group_id(g),
+            visibility: Visibility::Public,
+            apply_privileges: true,
+            notify: Notify::None,
+        });
+        let parent = if g < roots {
+            None
+        } else if g < second {
+            Some(rng.u32(0..roots))
+        } else {
+            Some(rng.u32(roots..second))
+        };
+        if let Some(p) = parent {
+            push(Op::PutChildGroup { group: group_id(p), child: group_id(g) });
+        }
+    }
+    for u in 0..scale.users {
+        for _ in 0..scale.groups_per_user {
+            let g = rng.u32(0..scale.groups);
+            push(Op::PutMember { group: group_id(g), user: user_id(u), role: MemberRole::Member });
+        }
+    }
+    for a in 0..scale.apps {
+        push(Op::PutResource { resource: app(a), parent: None });
+        for w in 0..scale.workflows_per_app {
+            push(Op::PutResource { resource: workflow(a * scale.workflows_per_app + w), parent: Some(app(a)) });
+        }
+    }
+    let workflows = scale.apps * scale.workflows_per_app;
+    for _ in 0..scale.grants {
+        let on_app = rng.u32(0..11) == 0;
+        let resource = if on_app { app(rng.u32(0..scale.apps)) } else { workflow(rng.u32(0..workflows)) };
+        let subject = if rng.u32(0..10) < 3 {
+            Subject::Group(group_id(rng.u32(0..scale.groups)))
+        } else {
+            Subject::User(user_id(rng.u32(0..scale.users)))
+        };
+        let role = if !on_app && rng.u32(0..100) < scale.restricted_percent {
+            "restricted"
+        } else if rng.u32(0..5) == 0 {
+            "admin"
+        } else {
+            "runner"
+        };
+        push(Op::PutGrant { resource, subject, role: role.into() });
+    }
+    out
+}
