@@ -4,6 +4,7 @@
 //! the stores and the service all speak these types.
 
 mod change;
+mod directory;
 mod id;
 mod limits;
 mod schema;
@@ -11,6 +12,10 @@ mod schema;
 pub use change::{
     Change, Effect, GroupPermission, GroupPermissions, MemberRole, Notify, Op, ResourceRef, Subject, UserKind,
     Visibility,
+};
+pub use directory::{
+    FieldError, Group, MAX_DESCRIPTION_LEN, MAX_EMAIL_LEN, MAX_ICON_LEN, MAX_NAME_LEN, MAX_TAG_LEN, MAX_TAGS, Resource,
+    User, Workspace, email_key, name_key, validate_email, validate_name,
 };
 pub use id::{IdError, MAX_ID_LEN, validate_id};
 pub use limits::{LimitKind, Limits};
