@@ -72,14 +72,16 @@ impl WorkspaceIndex {
         group.owners.remove(u);
         group.editors.remove(u);
         let ancestors = group.ancestors.clone();
-        let still_reached = match self.user_mut(u) {
-            Some(user) => {
-                user.groups.retain(|x| *x != g);
-                let user = user.clone();
-                self.groups_of(&user)
+        let mut still_reached = RoaringBitmap::new();
+        if let Some(user) = self.user_mut(u) {
+            user.groups.retain(|x| *x != g);
+            let direct = user.groups.clone();
+            for d in direct {
+                if let Some(group) = self.group(d) {
+                    still_reached |= &group.ancestors;
+                }
             }
-            None => RoaringBitmap::new(),
-        };
+        }
         for a in &(ancestors - still_reached) {
             if let Some(above) = self.group_mut(a) {
                 above.members.remove(u);
