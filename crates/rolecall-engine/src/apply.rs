@@ -441,7 +441,7 @@ impl WorkspaceIndex {
             }
             Plan::DeletePolicy(p) => {
                 let Some(policy) = self.policies.get_mut(p as usize).and_then(Option::take) else { return };
-                self.policy_ix.remove(&policy.id);
+                self.policy_ix.remove(&*policy.id);
                 for g in policy.groups {
                     if let Some(group) = self.group_mut(g) {
                         group.policies.remove(&p);
@@ -544,7 +544,7 @@ impl WorkspaceIndex {
             set.remove(u);
         }
         self.all_users.remove(u);
-        self.user_ix.remove(&user.id);
+        self.user_ix.remove(&*user.id);
         self.users[u as usize] = None;
     }
 
@@ -576,7 +576,7 @@ impl WorkspaceIndex {
                 policy.groups.remove(&g);
             }
         }
-        self.group_ix.remove(&group.id);
+        self.group_ix.remove(&*group.id);
         self.all_groups.remove(g);
         self.custom_groups -= 1;
         self.groups[g as usize] = None;
@@ -602,6 +602,7 @@ impl WorkspaceIndex {
                     children: RoaringBitmap::new(),
                     user_roles: vec![RoaringBitmap::new(); roles],
                     user_deny: RoaringBitmap::new(),
+                    user_grants: Vec::new(),
                     group_grants: Vec::new(),
                 }));
                 self.resource_ix[t].insert(id.into(), r);
@@ -642,7 +643,7 @@ impl WorkspaceIndex {
             p.children.remove(r);
         }
         let t = usize::from(res.ty);
-        self.resource_ix[t].remove(&res.id);
+        self.resource_ix[t].remove(&*res.id);
         self.of_type[t].remove(r);
         self.with_parent[t].remove(r);
         self.resources[r as usize] = None;
@@ -661,6 +662,12 @@ impl WorkspaceIndex {
                 res.user_deny.insert(u);
             }
             (Sub::Group(g), _) => res.group_grants.push((g, grant)),
+        }
+        if let Sub::User(u) = sub {
+            match res.user_grants.binary_search_by_key(&u, |(x, _)| *x) {
+                Ok(at) => res.user_grants[at].1 = grant,
+                Err(at) => res.user_grants.insert(at, (u, grant)),
+            }
         }
         match sub {
             Sub::User(u) => {
@@ -689,6 +696,11 @@ impl WorkspaceIndex {
                 res.user_deny.remove(u);
             }
             (Sub::Group(g), _) => res.group_grants.retain(|(x, _)| *x != g),
+        }
+        if let Sub::User(u) = sub
+            && let Ok(at) = res.user_grants.binary_search_by_key(&u, |(x, _)| *x)
+        {
+            res.user_grants.remove(at);
         }
         match sub {
             Sub::User(u) => {

@@ -14,6 +14,9 @@ use rolecall_model::{
 };
 use rustc_hash::FxHashMap;
 
+/// An interned id. Ids up to 24 bytes live inline in the hash table's own memory.
+pub(crate) type Key = compact_str::CompactString;
+
 pub(crate) type UserIx = u32;
 pub(crate) type GroupIx = u32;
 pub(crate) type ResIx = u32;
@@ -149,16 +152,17 @@ pub(crate) struct ResourceRec {
     /// Indexed by role level: users granted exactly that role here.
     pub user_roles: Vec<RoaringBitmap>,
     pub user_deny: RoaringBitmap,
+    /// INVARIANT: the same user grants as `user_roles` and `user_deny`, sorted by user. A
+    /// check reads this (one binary search in one allocation); lookups read the bitmaps.
+    pub user_grants: Vec<(UserIx, Grant)>,
     /// Groups granted a role (or the deny role) here.
     pub group_grants: Vec<(GroupIx, Grant)>,
 }
 
 impl ResourceRec {
     pub fn user_grant(&self, u: UserIx) -> Option<Grant> {
-        if self.user_deny.contains(u) {
-            return Some(Grant::Deny);
-        }
-        self.user_roles.iter().position(|s| s.contains(u)).map(|l| Grant::Role(l as RoleLevel))
+        let at = self.user_grants.binary_search_by_key(&u, |(x, _)| *x).ok()?;
+        self.user_grants.get(at).map(|(_, grant)| *grant)
     }
 
     pub fn group_grant(&self, g: GroupIx) -> Option<Grant> {
@@ -231,25 +235,25 @@ pub struct WorkspaceIndex {
     pub(crate) limits: Limits,
     pub(crate) applied: rolecall_model::Revision,
     pub(crate) users: Vec<Option<UserRec>>,
-    pub(crate) user_ix: FxHashMap<Box<str>, UserIx>,
+    pub(crate) user_ix: FxHashMap<Key, UserIx>,
     pub(crate) all_users: RoaringBitmap,
     /// Indexed by workspace role: the users who have it.
     pub(crate) ws_role_users: Vec<RoaringBitmap>,
     pub(crate) groups: Vec<Option<GroupRec>>,
-    pub(crate) group_ix: FxHashMap<Box<str>, GroupIx>,
+    pub(crate) group_ix: FxHashMap<Key, GroupIx>,
     pub(crate) all_groups: RoaringBitmap,
     pub(crate) custom_groups: u32,
     pub(crate) everyone: GroupIx,
     pub(crate) admins: GroupIx,
     pub(crate) resources: Vec<Option<ResourceRec>>,
     /// Indexed by type: resource id -> index.
-    pub(crate) resource_ix: Vec<FxHashMap<Box<str>, ResIx>>,
+    pub(crate) resource_ix: Vec<FxHashMap<Key, ResIx>>,
     /// Indexed by type: every resource of the type.
     pub(crate) of_type: Vec<RoaringBitmap>,
     /// Indexed by type: every resource of the type that has a parent.
     pub(crate) with_parent: Vec<RoaringBitmap>,
     pub(crate) policies: Vec<Option<PolicyRec>>,
-    pub(crate) policy_ix: FxHashMap<Box<str>, PolicyIx>,
+    pub(crate) policy_ix: FxHashMap<Key, PolicyIx>,
 }
 
 impl WorkspaceIndex {
