@@ -30,6 +30,28 @@ impl Scale {
     };
 }
 
+/// 1,000,000 users and one group holding all of them, which has grants on a thousand apps.
+pub fn huge_changes(users: u32) -> Vec<Change> {
+    let mut out = vec![Change::new(WORKSPACE, Op::CreateWorkspace { schema: schema() })];
+    let mut push = |op| out.push(Change::new(WORKSPACE, op));
+    push(Op::PutGroup {
+        group: "all".into(),
+        visibility: Visibility::Public,
+        apply_privileges: true,
+        notify: Notify::None,
+    });
+    for i in 0..users {
+        push(Op::PutUser { user: user_id(i), workspace_role: "member".into(), kind: UserKind::Regular });
+        push(Op::PutMember { group: "all".into(), user: user_id(i), role: MemberRole::Member });
+    }
+    for a in 0..1_000 {
+        push(Op::PutResource { resource: app(a), parent: None });
+        push(Op::PutResource { resource: workflow(a), parent: Some(app(a)) });
+        push(Op::PutGrant { resource: app(a), subject: Subject::Group("all".into()), role: "runner".into() });
+    }
+    out
+}
+
 /// The Actioner-like schema of `examples/000-actioner-groups`, with app admins implied for
 /// workspace admins so that the workspace-admin check has something to find.
 pub fn schema() -> SchemaDoc {

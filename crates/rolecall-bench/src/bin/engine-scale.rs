@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use rolecall_bench::{Scale, WORKSPACE, app, changes, user_id, workflow};
+use rolecall_bench::{Scale, WORKSPACE, app, changes, huge_changes, user_id, workflow};
 use rolecall_engine::Engine;
 use rolecall_model::Limits;
 
@@ -27,7 +27,48 @@ fn percentiles(mut ns: Vec<u128>) -> String {
     format!("p50 {} ns, p99 {} ns, max {} ns", at(0.5), at(0.99), at(1.0))
 }
 
+fn huge() {
+    let started = Instant::now();
+    let mut engine = Engine::new(Limits::default());
+    for c in &huge_changes(1_000_000) {
+        if let Err(e) = engine.apply(c) {
+            panic!("{e}");
+        }
+    }
+    println!("huge: applied in {:?}; process resident memory {:.0} MiB", started.elapsed(), rss_mib());
+    let index = engine.workspace(WORKSPACE).unwrap_or_else(|e| panic!("{e}"));
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut times = Vec::new();
+    for _ in 0..200_000 {
+        let (u, w) = (user_id(rng.u32(0..1_000_000)), workflow(rng.u32(0..1_000)));
+        let t = Instant::now();
+        let _ = index.check(&u, "run", &w);
+        times.push(t.elapsed().as_nanos());
+    }
+    println!("huge: check through the 1,000,000-member group: {}", percentiles(times));
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let found = index.lookup_subjects(&app(rng.u32(0..1_000)), "run").map(|s| s.len()).unwrap_or(0);
+        times.push(t.elapsed().as_nanos());
+        assert_eq!(found, 1_000_000);
+    }
+    println!("huge: lookup subjects (1,000,000 found): {}", percentiles(times));
+    let mut engine = engine;
+    let mut times = Vec::new();
+    for i in 0..2_000u32 {
+        let op = rolecall_model::Op::RemoveMember { group: "all".into(), user: user_id(i) };
+        let t = Instant::now();
+        let _ = engine.apply(&rolecall_model::Change::new(WORKSPACE, op));
+        times.push(t.elapsed().as_nanos());
+    }
+    println!("huge: remove one member of the big group: {}", percentiles(times));
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--huge") {
+        return huge();
+    }
     let scale = Scale::LARGE;
     let started = Instant::now();
     let all = changes(scale, 42);
