@@ -242,20 +242,30 @@ impl WorkspaceIndex {
         Ok(self.resolve(u, ws_role, r, &mut NoTrace).effective().map(|l| ty.role_name(l)))
     }
 
+    /// Resolves a question about a schema resource into indexes: the type, the level the
+    /// action needs, the user, their workspace role and the resource.
+    fn resource_question(
+        &self,
+        user: &str,
+        action: &str,
+        resource: &ResourceRef,
+    ) -> Result<(&rolecall_model::ResourceType, RoleLevel, UserIx, WsRoleIx, ResIx), EngineError> {
+        let ty = self.schema.ty(self.type_by_name(&resource.kind)?);
+        let needed = ty
+            .action_level(action)
+            .ok_or_else(|| EngineError::UnknownAction { kind: resource.kind.clone(), action: action.to_string() })?;
+        let (u, rec) = self.user_rec(user)?;
+        let r = self.resource_by_ref(resource)?;
+        Ok((ty, needed, u, rec.ws_role, r))
+    }
+
     pub(crate) fn check_resource(
         &self,
         user: &str,
         action: &str,
         resource: &ResourceRef,
     ) -> Result<Decision<'_>, EngineError> {
-        let ty_ix = self.type_by_name(&resource.kind)?;
-        let ty = self.schema.ty(ty_ix);
-        let needed = ty
-            .action_level(action)
-            .ok_or_else(|| EngineError::UnknownAction { kind: resource.kind.clone(), action: action.to_string() })?;
-        let u = self.user_by_id(user)?;
-        let r = self.resource_by_ref(resource)?;
-        let ws_role = self.user(u).map_or(0, |x| x.ws_role);
+        let (ty, needed, u, ws_role, r) = self.resource_question(user, action, resource)?;
         let role = self.resolve(u, ws_role, r, &mut NoTrace).effective();
         Ok(Decision { allowed: role.is_some_and(|l| l >= needed), role: role.map(|l| ty.role_name(l)) })
     }
@@ -266,13 +276,7 @@ impl WorkspaceIndex {
         action: &str,
         resource: &ResourceRef,
     ) -> Result<Explanation, EngineError> {
-        let ty = self.schema.ty(self.type_by_name(&resource.kind)?);
-        let needed = ty
-            .action_level(action)
-            .ok_or_else(|| EngineError::UnknownAction { kind: resource.kind.clone(), action: action.to_string() })?;
-        let u = self.user_by_id(user)?;
-        let r = self.resource_by_ref(resource)?;
-        let ws_role = self.user(u).map_or(0, |x| x.ws_role);
+        let (ty, needed, u, ws_role, r) = self.resource_question(user, action, resource)?;
         let mut trace = PathTrace::default();
         let resolved = self.resolve(u, ws_role, r, &mut trace);
         let role = resolved.effective();

@@ -132,11 +132,10 @@ fn merge_exactly(scopes: &[Scope]) -> Option<Scope> {
 impl WorkspaceIndex {
     /// The filter `user` gets on `dataset`.
     pub fn data_filter(&self, user: &str, dataset: &str) -> Result<DataFilter, EngineError> {
-        let u = self.user_by_id(user)?;
+        let (_, rec) = self.user_rec(user)?;
         let d = self.schema.dataset(dataset).ok_or_else(|| EngineError::UnknownDataset(dataset.to_string()))?;
         let def = &self.schema.datasets[d];
         let attributes = def.attributes.clone();
-        let Some(rec) = self.user(u) else { return Err(EngineError::UserNotFound(user.to_string())) };
         if self.is_admin(rec) {
             return Ok(DataFilter { access: DataAccess::Unrestricted, attributes });
         }

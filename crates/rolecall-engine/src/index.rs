@@ -394,6 +394,12 @@ impl WorkspaceIndex {
         self.user_ix.get(id).copied().ok_or_else(|| crate::EngineError::UserNotFound(id.to_string()))
     }
 
+    pub(crate) fn user_rec(&self, id: &str) -> Result<(UserIx, &UserRec), crate::EngineError> {
+        let u = self.user_by_id(id)?;
+        let rec = self.user(u).ok_or_else(|| crate::EngineError::UserNotFound(id.to_string()))?;
+        Ok((u, rec))
+    }
+
     pub(crate) fn group_by_id(&self, id: &str) -> Result<GroupIx, crate::EngineError> {
         self.group_ix.get(id).copied().ok_or_else(|| crate::EngineError::GroupNotFound(id.to_string()))
     }

@@ -133,18 +133,16 @@ impl WorkspaceIndex {
             Kind::Typed(_) => self.check_resource(user, action, resource),
             Kind::Group => {
                 let a = Self::parse_group_action(action)?;
-                let u = self.user_by_id(user)?;
+                let (u, rec) = self.user_rec(user)?;
                 let g = self.group_by_id(&resource.id)?;
-                let Some(user) = self.user(u) else { return Err(EngineError::UserNotFound(user.to_string())) };
-                let allowed = self.group_access(u, user, g, None).allows(a);
+                let allowed = self.group_access(u, rec, g, None).allows(a);
                 let role = self.group(g).and_then(|x| x.role_of(u)).map(|r| r.as_str());
                 Ok(Decision { allowed, role })
             }
             Kind::Workspace => {
                 let cap = self.capability_by_name(action)?;
-                let u = self.user_by_id(user)?;
+                let (u, rec) = self.user_rec(user)?;
                 self.this_workspace(resource)?;
-                let Some(rec) = self.user(u) else { return Err(EngineError::UserNotFound(user.to_string())) };
                 let allowed = self.capability_access(rec, cap, None, u);
                 let role = Some(self.schema.workspace_roles[usize::from(rec.ws_role)].as_str());
                 Ok(Decision { allowed, role })
@@ -158,9 +156,8 @@ impl WorkspaceIndex {
             Kind::Typed(_) => self.explain_resource(user, action, resource),
             Kind::Group => {
                 let a = Self::parse_group_action(action)?;
-                let u = self.user_by_id(user)?;
+                let (u, rec) = self.user_rec(user)?;
                 let g = self.group_by_id(&resource.id)?;
-                let Some(rec) = self.user(u) else { return Err(EngineError::UserNotFound(user.to_string())) };
                 let mut paths = Vec::new();
                 let access = self.group_access(u, rec, g, Some(&mut paths));
                 paths.retain(|p| p.gives.split(',').any(|x| x == a.name()));
@@ -175,9 +172,8 @@ impl WorkspaceIndex {
             }
             Kind::Workspace => {
                 let cap = self.capability_by_name(action)?;
-                let u = self.user_by_id(user)?;
+                let (u, rec) = self.user_rec(user)?;
                 self.this_workspace(resource)?;
-                let Some(rec) = self.user(u) else { return Err(EngineError::UserNotFound(user.to_string())) };
                 let (mut paths, mut denied_by) = (Vec::new(), Vec::new());
                 let allowed = self.capability_access(rec, cap, Some((&mut paths, &mut denied_by)), u);
                 let role = Some(self.schema.workspace_roles[usize::from(rec.ws_role)].clone());
@@ -202,15 +198,13 @@ impl WorkspaceIndex {
             }
             Kind::Group => {
                 let a = Self::parse_group_action(action)?;
-                let u = self.user_by_id(user)?;
-                let Some(rec) = self.user(u) else { return Err(EngineError::UserNotFound(user.to_string())) };
+                let (u, rec) = self.user_rec(user)?;
                 // At most a thousand groups: asking each is cheap and exact.
                 self.all_groups.iter().filter(|g| self.group_access(u, rec, *g, None).allows(a)).collect()
             }
             Kind::Workspace => {
                 let cap = self.capability_by_name(action)?;
-                let u = self.user_by_id(user)?;
-                let Some(rec) = self.user(u) else { return Err(EngineError::UserNotFound(user.to_string())) };
+                let (u, rec) = self.user_rec(user)?;
                 let mut set = RoaringBitmap::new();
                 if self.capability_access(rec, cap, None, u) {
                     set.insert(0);
