@@ -1,0 +1,408 @@
+//! The embedded default store: one SQLite file (`./rolecall-data/rolecall.db` by default)
+//! in WAL mode with `synchronous = FULL`, so an acknowledged commit survives a crash.
+//! Migrations are embedded in the binary. Commits are serialised in the process: SQLite
+//! has one writer anyway, and it keeps the change log free of gaps and duplicates.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rolecall_model::{Change, Group, Revision, User, Workspace, email_key, name_key};
+use rolecall_store::{AuditEntry, AuditRecord, Batch, LoggedChange, Page, PageRequest, Store, StoreError, Write};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+/// Rolecall's store on SQLite.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+/// A serde enum written as its bare name (`"public"` -> `public`).
+fn name_of<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(value).map_err(corrupt)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(corrupt(format!("expected a name, got {other}"))),
+    }
+}
+
+fn from_name<T: serde::de::DeserializeOwned>(name: String) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| backend(format!("cannot create `{}`: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::new().filename(path);
+        SqliteStore::connect(options).await
+    }
+
+    /// Opens a `sqlite://PATH` URL.
+    pub async fn open_url(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
+        SqliteStore::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // INVARIANT: an acknowledged commit is on disk before `commit` returns.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(backend)?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(backend)?;
+        Ok(SqliteStore { pool, writer: Default::default() })
+    }
+
+    async fn write(tx: &mut Transaction<'_, Sqlite>, write: &Write) -> Result<(), StoreError> {
+        let result =
+            match write {
+                Write::PutWorkspace { workspace, schema } => {
+                    sqlx::query(
+                        "INSERT INTO workspaces (id, name, schema) VALUES (?, ?, ?)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, schema = excluded.schema",
+                    )
+                    .bind(&workspace.id)
+                    .bind(&workspace.name)
+                    .bind(text(schema)?)
+                    .execute(&mut **tx)
+                    .await
+                }
+                Write::DeleteWorkspace { workspace } => {
+                    sqlx::query("DELETE FROM workspaces WHERE id = ?").bind(workspace).execute(&mut **tx).await
+                }
+                Write::PutUser { workspace, user } => sqlx::query(
+                    "INSERT INTO users (workspace, id, email, email_key, name, workspace_role, kind, last_active_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (workspace, id) DO UPDATE SET email = excluded.email,
+                       email_key = excluded.email_key, name = excluded.name,
+                       workspace_role = excluded.workspace_role, kind = excluded.kind,
+                       last_active_at = excluded.last_active_at",
+                )
+                .bind(workspace)
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(email_key(&user.email))
+                .bind(&user.name)
+                .bind(&user.workspace_role)
+                .bind(name_of(&user.kind)?)
+                .bind(user.last_active_at)
+                .execute(&mut **tx)
+                .await,
+                Write::DeleteUser { workspace, user } => {
+                    sqlx::query("DELETE FROM users WHERE workspace = ? AND id = ?")
+                        .bind(workspace)
+                        .bind(user)
+                        .execute(&mut **tx)
+                        .await
+                }
+                Write::PutGroup { workspace, group } => {
+                    sqlx::query(
+                        "INSERT INTO groups (workspace, id, name, name_key, description, tags, icon, visibility,
+                       apply_privileges, notify)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (workspace, id) DO UPDATE SET name = excluded.name,
+                       name_key = excluded.name_key, description = excluded.description,
+                       tags = excluded.tags, icon = excluded.icon, visibility = excluded.visibility,
+                       apply_privileges = excluded.apply_privileges, notify = excluded.notify",
+                    )
+                    .bind(workspace)
+                    .bind(&group.id)
+                    .bind(&group.name)
+                    .bind(name_key(&group.name))
+                    .bind(&group.description)
+                    .bind(text(&group.tags)?)
+                    .bind(&group.icon)
+                    .bind(name_of(&group.visibility)?)
+                    .bind(group.apply_privileges)
+                    .bind(name_of(&group.notify)?)
+                    .execute(&mut **tx)
+                    .await
+                }
+                Write::DeleteGroup { workspace, group } => {
+                    sqlx::query("DELETE FROM groups WHERE workspace = ? AND id = ?")
+                        .bind(workspace)
+                        .bind(group)
+                        .execute(&mut **tx)
+                        .await
+                }
+            };
+        result.map(|_| ()).map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(conflict(write)),
+            _ => backend(e),
+        })
+    }
+}
+
+/// What a unique-key violation of `write` means, in the user's words.
+fn conflict(write: &Write) -> String {
+    match write {
+        Write::PutUser { workspace, user } => {
+            format!("email `{}` is already used by another user of workspace `{workspace}`", user.email)
+        }
+        Write::PutGroup { workspace, group } => {
+            format!("group name `{}` is already used in workspace `{workspace}`", group.name)
+        }
+        other => format!("conflicting write: {other:?}"),
+    }
+}
+
+fn user_from(row: &SqliteRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id").map_err(corrupt)?,
+        email: row.try_get("email").map_err(corrupt)?,
+        name: row.try_get("name").map_err(corrupt)?,
+        workspace_role: row.try_get("workspace_role").map_err(corrupt)?,
+        kind: from_name(row.try_get("kind").map_err(corrupt)?)?,
+        last_active_at: row.try_get("last_active_at").map_err(corrupt)?,
+    })
+}
+
+fn group_from(row: &SqliteRow) -> Result<Group, StoreError> {
+    let tags: String = row.try_get("tags").map_err(corrupt)?;
+    Ok(Group {
+        id: row.try_get("id").map_err(corrupt)?,
+        name: row.try_get("name").map_err(corrupt)?,
+        description: row.try_get("description").map_err(corrupt)?,
+        tags: serde_json::from_str(&tags).map_err(corrupt)?,
+        icon: row.try_get("icon").map_err(corrupt)?,
+        visibility: from_name(row.try_get("visibility").map_err(corrupt)?)?,
+        apply_privileges: row.try_get("apply_privileges").map_err(corrupt)?,
+        notify: from_name(row.try_get("notify").map_err(corrupt)?)?,
+    })
+}
+
+/// Cuts one extra row off a listing into the `next` key.
+fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T> {
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+impl Store for SqliteStore {
+    async fn head(&self) -> Result<Revision, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(Revision(row.try_get::<i64, _>("head").map_err(corrupt)? as u64))
+    }
+
+    async fn commit(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
+        let _writer = self.writer.lock().await;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        if let Some(expected) = batch.expected_head {
+            let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let actual = row.try_get::<i64, _>("head").map_err(corrupt)? as u64;
+            if actual != expected.0 {
+                return Err(StoreError::HeadMoved { expected: expected.0, actual });
+            }
+        }
+        for write in &batch.writes {
+            SqliteStore::write(&mut tx, write).await?;
+        }
+        let mut revisions = Vec::with_capacity(batch.changes.len());
+        for change in &batch.changes {
+            let done = sqlx::query("INSERT INTO change_log (workspace, change, at) VALUES (?, ?, ?)")
+                .bind(&change.workspace)
+                .bind(text(change)?)
+                .bind(batch.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            revisions.push(Revision(done.last_insert_rowid() as u64));
+        }
+        let revision = match revisions.last() {
+            Some(r) => r.0 as i64,
+            None => {
+                let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                row.try_get::<i64, _>("head").map_err(corrupt)?
+            }
+        };
+        for record in &batch.audit {
+            sqlx::query(
+                "INSERT INTO audit_log (revision, workspace, actor, action, target, before, after, at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(revision)
+            .bind(&record.workspace)
+            .bind(&batch.actor)
+            .bind(&record.action)
+            .bind(&record.target)
+            .bind(record.before.as_ref().map(text).transpose()?)
+            .bind(record.after.as_ref().map(text).transpose()?)
+            .bind(batch.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(revisions)
+    }
+
+    async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<LoggedChange>, StoreError> {
+        let rows =
+            sqlx::query("SELECT revision, change, at FROM change_log WHERE revision > ? ORDER BY revision LIMIT ?")
+                .bind(after.0 as i64)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let change: String = row.try_get("change").map_err(corrupt)?;
+                Ok(LoggedChange {
+                    revision: Revision(row.try_get::<i64, _>("revision").map_err(corrupt)? as u64),
+                    at: row.try_get("at").map_err(corrupt)?,
+                    change: serde_json::from_str::<Change>(&change).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit(
+        &self,
+        workspace: &str,
+        after: u64,
+        actor: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, revision, actor, action, target, before, after, at FROM audit_log
+             WHERE workspace = ? AND id > ? AND (? IS NULL OR actor = ?) ORDER BY id LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(after as i64)
+        .bind(actor)
+        .bind(actor)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let json = |v: Option<String>| v.map(|s| serde_json::from_str(&s).map_err(corrupt)).transpose();
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: row.try_get::<i64, _>("id").map_err(corrupt)? as u64,
+                    revision: Revision(row.try_get::<i64, _>("revision").map_err(corrupt)? as u64),
+                    actor: row.try_get("actor").map_err(corrupt)?,
+                    at: row.try_get("at").map_err(corrupt)?,
+                    record: AuditRecord {
+                        workspace: workspace.to_string(),
+                        action: row.try_get("action").map_err(corrupt)?,
+                        target: row.try_get("target").map_err(corrupt)?,
+                        before: json(row.try_get("before").map_err(corrupt)?)?,
+                        after: json(row.try_get("after").map_err(corrupt)?)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn workspace(&self, id: &str) -> Result<Option<Workspace>, StoreError> {
+        let row = sqlx::query("SELECT id, name FROM workspaces WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| Ok(Workspace { id: r.try_get("id").map_err(corrupt)?, name: r.try_get("name").map_err(corrupt)? }))
+            .transpose()
+    }
+
+    async fn user(&self, workspace: &str, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE workspace = ? AND id = ?")
+            .bind(workspace)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn users(&self, workspace: &str, query: Option<&str>, req: PageRequest) -> Result<Page<User>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE workspace = ? AND id > ?
+               AND (? IS NULL OR instr(lower(name), lower(?)) > 0 OR instr(email_key, lower(?)) > 0)
+             ORDER BY id LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(req.after.as_deref().unwrap_or(""))
+        .bind(query)
+        .bind(query)
+        .bind(query)
+        .bind(i64::from(req.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let users = rows.iter().map(user_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(users, req.limit, |u| u.id.clone()))
+    }
+
+    async fn group(&self, workspace: &str, id: &str) -> Result<Option<Group>, StoreError> {
+        let row = sqlx::query("SELECT * FROM groups WHERE workspace = ? AND id = ?")
+            .bind(workspace)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(group_from).transpose()
+    }
+
+    async fn groups(
+        &self,
+        workspace: &str,
+        query: Option<&str>,
+        tag: Option<&str>,
+        req: PageRequest,
+    ) -> Result<Page<Group>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM groups WHERE workspace = ? AND id > ?
+               AND (? IS NULL OR instr(lower(name), lower(?)) > 0 OR instr(lower(description), lower(?)) > 0)
+               AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(groups.tags) WHERE value = ?))
+             ORDER BY id LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(req.after.as_deref().unwrap_or(""))
+        .bind(query)
+        .bind(query)
+        .bind(query)
+        .bind(tag)
+        .bind(tag)
+        .bind(i64::from(req.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let groups = rows.iter().map(group_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(groups, req.limit, |g| g.id.clone()))
+    }
+}

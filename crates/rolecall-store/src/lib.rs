@@ -1,0 +1,171 @@
+//! What the service needs from storage, shaped for this domain (after SpiceDB's
+//! datastore): every command writes one [`Batch`] (directory rows, its changes and its audit
+//! entries) in one transaction that commits whole or not at all; the change log is read in
+//! revision order from any revision; directory reads serve listings and search.
+//!
+//! Checks never read a store: the engine answers them from memory.
+
+pub mod conformance;
+
+use std::future::Future;
+
+use rolecall_model::{Change, Group, Revision, User, Workspace};
+use serde::{Deserialize, Serialize};
+
+/// Why a store refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule would be broken (an email or group name already taken, an id
+    /// already used). Nothing was written.
+    #[error("{0}")]
+    Conflict(String),
+    /// Another writer appended to the change log since the caller validated its batch.
+    /// Nothing was written; reload and retry.
+    #[error("the change log moved on: expected revision {expected}, found {actual}")]
+    HeadMoved { expected: u64, actual: u64 },
+    /// The backend failed (I/O, connection). Nothing is known to be written.
+    #[error("storage failed: {0}")]
+    Backend(String),
+    /// Stored data could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// One directory row to write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Write {
+    /// Creates a workspace (or renames it), with its schema document as JSON.
+    PutWorkspace {
+        workspace: Workspace,
+        schema: serde_json::Value,
+    },
+    /// Deletes a workspace and every row in it.
+    DeleteWorkspace {
+        workspace: String,
+    },
+    PutUser {
+        workspace: String,
+        user: User,
+    },
+    DeleteUser {
+        workspace: String,
+        user: String,
+    },
+    PutGroup {
+        workspace: String,
+        group: Group,
+    },
+    DeleteGroup {
+        workspace: String,
+        group: String,
+    },
+}
+
+/// An audit entry: who changed what, before and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub workspace: String,
+    /// A short name for the command, e.g. `group.create`.
+    pub action: String,
+    /// What was changed, e.g. `group:marketing`.
+    pub target: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Everything one command writes, committed in one transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// When set, the batch is written only if the change log's head is still this revision.
+    pub expected_head: Option<Revision>,
+    /// Who acted (a user id, `key:<id>` or `root`).
+    pub actor: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub writes: Vec<Write>,
+    /// Appended to the change log in order; each gets the next revision.
+    pub changes: Vec<Change>,
+    pub audit: Vec<AuditRecord>,
+}
+
+/// A change as the log holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedChange {
+    pub revision: Revision,
+    pub at: i64,
+    pub change: Change,
+}
+
+/// An audit entry as the log holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: u64,
+    pub revision: Revision,
+    pub actor: String,
+    pub at: i64,
+    pub record: AuditRecord,
+}
+
+/// A page of a listing: `after` is the last key of the previous page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// A page of results and the key to pass as `after` for the next one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Storage for Rolecall. Implementations: `rolecall-store-sqlite` (the embedded default).
+pub trait Store: Send + Sync + 'static {
+    /// The revision of the last change in the log (0 when empty).
+    fn head(&self) -> impl Future<Output = Result<Revision, StoreError>> + Send;
+
+    /// Writes `batch` in one transaction and returns the revision of each of its changes.
+    /// On any error nothing of the batch is written.
+    fn commit(&self, batch: Batch) -> impl Future<Output = Result<Vec<Revision>, StoreError>> + Send;
+
+    /// Up to `limit` changes after `after`, in revision order.
+    fn changes_after(
+        &self,
+        after: Revision,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LoggedChange>, StoreError>> + Send;
+
+    /// Audit entries of a workspace after entry `after`, optionally by one actor, oldest first.
+    fn audit(
+        &self,
+        workspace: &str,
+        after: u64,
+        actor: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    fn workspace(&self, id: &str) -> impl Future<Output = Result<Option<Workspace>, StoreError>> + Send;
+
+    fn user(&self, workspace: &str, id: &str) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// Users of a workspace whose name or email contains `query` (any case), by id.
+    fn users(
+        &self,
+        workspace: &str,
+        query: Option<&str>,
+        page: PageRequest,
+    ) -> impl Future<Output = Result<Page<User>, StoreError>> + Send;
+
+    fn group(&self, workspace: &str, id: &str) -> impl Future<Output = Result<Option<Group>, StoreError>> + Send;
+
+    /// Groups of a workspace whose name or description contains `query` (any case) and
+    /// that carry `tag`, by id.
+    fn groups(
+        &self,
+        workspace: &str,
+        query: Option<&str>,
+        tag: Option<&str>,
+        page: PageRequest,
+    ) -> impl Future<Output = Result<Page<Group>, StoreError>> + Send;
+}
