@@ -7,8 +7,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use rolecall_model::{Change, Group, Revision, User, Workspace, email_key, name_key};
-use rolecall_store::{AuditEntry, AuditRecord, Batch, LoggedChange, Page, PageRequest, Store, StoreError, Write};
+use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, User, Workspace, email_key, name_key};
+use rolecall_store::{
+    ApiKey, AuditEntry, AuditRecord, Batch, GrantQuery, GrantRow, GrantSort, LoggedChange, Page, PageRequest, Store,
+    StoreError, Write,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -74,24 +77,40 @@ impl SqliteStore {
         Ok(SqliteStore { pool, writer: Default::default() })
     }
 
-    async fn write(tx: &mut Transaction<'_, Sqlite>, write: &Write) -> Result<(), StoreError> {
-        let result =
-            match write {
-                Write::PutWorkspace { workspace, schema } => {
-                    sqlx::query(
-                        "INSERT INTO workspaces (id, name, schema) VALUES (?, ?, ?)
+    async fn delete_grants_of(
+        tx: &mut Transaction<'_, Sqlite>,
+        workspace: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM grants WHERE workspace = ? AND subject_kind = ? AND subject_id = ?")
+            .bind(workspace)
+            .bind(kind)
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn write(tx: &mut Transaction<'_, Sqlite>, write: &Write, at: i64) -> Result<(), StoreError> {
+        let result = match write {
+            Write::PutWorkspace { workspace, schema } => {
+                sqlx::query(
+                    "INSERT INTO workspaces (id, name, schema) VALUES (?, ?, ?)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, schema = excluded.schema",
-                    )
-                    .bind(&workspace.id)
-                    .bind(&workspace.name)
-                    .bind(text(schema)?)
-                    .execute(&mut **tx)
-                    .await
-                }
-                Write::DeleteWorkspace { workspace } => {
-                    sqlx::query("DELETE FROM workspaces WHERE id = ?").bind(workspace).execute(&mut **tx).await
-                }
-                Write::PutUser { workspace, user } => sqlx::query(
+                )
+                .bind(&workspace.id)
+                .bind(&workspace.name)
+                .bind(text(schema)?)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteWorkspace { workspace } => {
+                sqlx::query("DELETE FROM workspaces WHERE id = ?").bind(workspace).execute(&mut **tx).await
+            }
+            Write::PutUser { workspace, user } => {
+                sqlx::query(
                     "INSERT INTO users (workspace, id, email, email_key, name, workspace_role, kind, last_active_at)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (workspace, id) DO UPDATE SET email = excluded.email,
@@ -108,45 +127,124 @@ impl SqliteStore {
                 .bind(name_of(&user.kind)?)
                 .bind(user.last_active_at)
                 .execute(&mut **tx)
-                .await,
-                Write::DeleteUser { workspace, user } => {
-                    sqlx::query("DELETE FROM users WHERE workspace = ? AND id = ?")
-                        .bind(workspace)
-                        .bind(user)
-                        .execute(&mut **tx)
-                        .await
-                }
-                Write::PutGroup { workspace, group } => {
-                    sqlx::query(
-                        "INSERT INTO groups (workspace, id, name, name_key, description, tags, icon, visibility,
+                .await
+            }
+            Write::DeleteUser { workspace, user } => {
+                SqliteStore::delete_grants_of(tx, workspace, "user", user).await?;
+                sqlx::query("DELETE FROM users WHERE workspace = ? AND id = ?")
+                    .bind(workspace)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::PutGroup { workspace, group } => {
+                sqlx::query(
+                    "INSERT INTO groups (workspace, id, name, name_key, description, tags, icon, visibility,
                        apply_privileges, notify)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (workspace, id) DO UPDATE SET name = excluded.name,
                        name_key = excluded.name_key, description = excluded.description,
                        tags = excluded.tags, icon = excluded.icon, visibility = excluded.visibility,
                        apply_privileges = excluded.apply_privileges, notify = excluded.notify",
-                    )
+                )
+                .bind(workspace)
+                .bind(&group.id)
+                .bind(&group.name)
+                .bind(name_key(&group.name))
+                .bind(&group.description)
+                .bind(text(&group.tags)?)
+                .bind(&group.icon)
+                .bind(name_of(&group.visibility)?)
+                .bind(group.apply_privileges)
+                .bind(name_of(&group.notify)?)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteGroup { workspace, group } => {
+                SqliteStore::delete_grants_of(tx, workspace, "group", group).await?;
+                sqlx::query("DELETE FROM groups WHERE workspace = ? AND id = ?")
                     .bind(workspace)
-                    .bind(&group.id)
-                    .bind(&group.name)
-                    .bind(name_key(&group.name))
-                    .bind(&group.description)
-                    .bind(text(&group.tags)?)
-                    .bind(&group.icon)
-                    .bind(name_of(&group.visibility)?)
-                    .bind(group.apply_privileges)
-                    .bind(name_of(&group.notify)?)
+                    .bind(group)
                     .execute(&mut **tx)
                     .await
-                }
-                Write::DeleteGroup { workspace, group } => {
-                    sqlx::query("DELETE FROM groups WHERE workspace = ? AND id = ?")
-                        .bind(workspace)
-                        .bind(group)
-                        .execute(&mut **tx)
-                        .await
-                }
-            };
+            }
+            Write::PutResource { workspace, resource } => sqlx::query(
+                "INSERT INTO resources (workspace, type, id, name, parent_type, parent_id) VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (workspace, type, id) DO UPDATE SET name = excluded.name,
+                       parent_type = excluded.parent_type, parent_id = excluded.parent_id",
+            )
+            .bind(workspace)
+            .bind(&resource.resource.kind)
+            .bind(&resource.resource.id)
+            .bind(&resource.name)
+            .bind(resource.parent.as_ref().map(|p| &p.kind))
+            .bind(resource.parent.as_ref().map(|p| &p.id))
+            .execute(&mut **tx)
+            .await,
+            Write::DeleteResource { workspace, resource } => {
+                sqlx::query("DELETE FROM grants WHERE workspace = ? AND type = ? AND id = ?")
+                    .bind(workspace)
+                    .bind(&resource.kind)
+                    .bind(&resource.id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                sqlx::query("DELETE FROM resources WHERE workspace = ? AND type = ? AND id = ?")
+                    .bind(workspace)
+                    .bind(&resource.kind)
+                    .bind(&resource.id)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::PutGrant { workspace, resource, subject, role } => {
+                let (kind, id) = subject_parts(subject);
+                sqlx::query(
+                    "INSERT INTO grants (workspace, type, id, subject_kind, subject_id, role, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (workspace, type, id, subject_kind, subject_id)
+                     DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at",
+                )
+                .bind(workspace)
+                .bind(&resource.kind)
+                .bind(&resource.id)
+                .bind(kind)
+                .bind(id)
+                .bind(role)
+                .bind(at)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteGrant { workspace, resource, subject } => {
+                let (kind, id) = subject_parts(subject);
+                sqlx::query(
+                    "DELETE FROM grants WHERE workspace = ? AND type = ? AND id = ? AND subject_kind = ? AND subject_id = ?",
+                )
+                .bind(workspace)
+                .bind(&resource.kind)
+                .bind(&resource.id)
+                .bind(kind)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::PutApiKey { workspace, key } => {
+                sqlx::query("INSERT INTO api_keys (workspace, id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)")
+                    .bind(workspace)
+                    .bind(&key.id)
+                    .bind(&key.name)
+                    .bind(&key.hash)
+                    .bind(key.created_at)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::DeleteApiKey { workspace, id } => {
+                sqlx::query("DELETE FROM api_keys WHERE workspace = ? AND id = ?")
+                    .bind(workspace)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+            }
+        };
         result.map(|_| ()).map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(conflict(write)),
             _ => backend(e),
@@ -163,7 +261,15 @@ fn conflict(write: &Write) -> String {
         Write::PutGroup { workspace, group } => {
             format!("group name `{}` is already used in workspace `{workspace}`", group.name)
         }
+        Write::PutApiKey { key, .. } => format!("API key `{}` already exists", key.id),
         other => format!("conflicting write: {other:?}"),
+    }
+}
+
+fn subject_parts(subject: &Subject) -> (&'static str, &str) {
+    match subject {
+        Subject::User(id) => ("user", id),
+        Subject::Group(id) => ("group", id),
     }
 }
 
@@ -226,7 +332,7 @@ impl Store for SqliteStore {
             }
         }
         for write in &batch.writes {
-            SqliteStore::write(&mut tx, write).await?;
+            SqliteStore::write(&mut tx, write, batch.at).await?;
         }
         let mut revisions = Vec::with_capacity(batch.changes.len());
         for change in &batch.changes {
@@ -366,6 +472,111 @@ impl Store for SqliteStore {
         .map_err(backend)?;
         let users = rows.iter().map(user_from).collect::<Result<Vec<_>, _>>()?;
         Ok(page(users, req.limit, |u| u.id.clone()))
+    }
+
+    async fn resource(&self, workspace: &str, resource: &ResourceRef) -> Result<Option<Resource>, StoreError> {
+        let row = sqlx::query("SELECT * FROM resources WHERE workspace = ? AND type = ? AND id = ?")
+            .bind(workspace)
+            .bind(&resource.kind)
+            .bind(&resource.id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let parent_type: Option<String> = row.try_get("parent_type").map_err(corrupt)?;
+        let parent_id: Option<String> = row.try_get("parent_id").map_err(corrupt)?;
+        Ok(Some(Resource {
+            resource: resource.clone(),
+            name: row.try_get("name").map_err(corrupt)?,
+            parent: parent_type.zip(parent_id).map(|(t, i)| ResourceRef::new(t, i)),
+        }))
+    }
+
+    async fn grants(
+        &self,
+        workspace: &str,
+        resource: &ResourceRef,
+        query: GrantQuery,
+    ) -> Result<Page<GrantRow>, StoreError> {
+        let order = match query.sort {
+            GrantSort::Name => "lower(subject_name), g.subject_kind, g.subject_id",
+            GrantSort::RecentActivity => {
+                "u.last_active_at IS NULL, u.last_active_at DESC, lower(subject_name), g.subject_kind, g.subject_id"
+            }
+        };
+        let kind = query.users.map(|users| if users { "user" } else { "group" });
+        let roles = (!query.roles.is_empty()).then(|| text(&query.roles)).transpose()?;
+        let sql = format!(
+            "SELECT g.subject_kind, g.subject_id, g.role, g.updated_at,
+                COALESCE(u.name, gr.name, g.subject_id) AS subject_name, u.email AS subject_email, u.last_active_at
+             FROM grants g
+             LEFT JOIN users u ON g.subject_kind = 'user' AND u.workspace = g.workspace AND u.id = g.subject_id
+             LEFT JOIN groups gr ON g.subject_kind = 'group' AND gr.workspace = g.workspace AND gr.id = g.subject_id
+             WHERE g.workspace = ? AND g.type = ? AND g.id = ?
+               AND (? IS NULL OR g.subject_kind = ?)
+               AND (? IS NULL OR instr(lower(COALESCE(u.name, gr.name, g.subject_id)), lower(?)) > 0
+                    OR instr(COALESCE(u.email_key, ''), lower(?)) > 0)
+               AND (? IS NULL OR g.role IN (SELECT value FROM json_each(?)))
+             ORDER BY {order} LIMIT ? OFFSET ?"
+        );
+        // The only interpolated text is `order`, one of two fixed strings above.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .bind(&resource.kind)
+            .bind(&resource.id)
+            .bind(kind)
+            .bind(kind)
+            .bind(&query.search)
+            .bind(&query.search)
+            .bind(&query.search)
+            .bind(&roles)
+            .bind(&roles)
+            .bind(i64::from(query.limit) + 1)
+            .bind(i64::from(query.offset))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let kind: String = row.try_get("subject_kind").map_err(corrupt)?;
+                let id: String = row.try_get("subject_id").map_err(corrupt)?;
+                Ok(GrantRow {
+                    subject: if kind == "user" { Subject::User(id) } else { Subject::Group(id) },
+                    subject_name: row.try_get("subject_name").map_err(corrupt)?,
+                    subject_email: row.try_get("subject_email").map_err(corrupt)?,
+                    role: row.try_get("role").map_err(corrupt)?,
+                    updated_at: row.try_get("updated_at").map_err(corrupt)?,
+                    last_active_at: row.try_get("last_active_at").map_err(corrupt)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let offset = query.offset;
+        let mut page = page(items, query.limit, |_| String::new());
+        if page.next.is_some() {
+            page.next = Some((offset + query.limit).to_string());
+        }
+        Ok(page)
+    }
+
+    async fn api_key(&self, hash: &str) -> Result<Option<(String, ApiKey)>, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_keys WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok((
+                r.try_get("workspace").map_err(corrupt)?,
+                ApiKey {
+                    id: r.try_get("id").map_err(corrupt)?,
+                    name: r.try_get("name").map_err(corrupt)?,
+                    hash: r.try_get("hash").map_err(corrupt)?,
+                    created_at: r.try_get("created_at").map_err(corrupt)?,
+                },
+            ))
+        })
+        .transpose()
     }
 
     async fn group(&self, workspace: &str, id: &str) -> Result<Option<Group>, StoreError> {

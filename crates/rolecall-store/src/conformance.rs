@@ -6,10 +6,12 @@
 
 use std::future::Future;
 
-use rolecall_model::{Change, Group, Notify, Op, Revision, User, UserKind, Visibility, Workspace};
+use rolecall_model::{
+    Change, Group, Notify, Op, Resource, ResourceRef, Revision, Subject, User, UserKind, Visibility, Workspace,
+};
 use serde_json::json;
 
-use crate::{AuditRecord, Batch, PageRequest, Store, StoreError, Write};
+use crate::{ApiKey, AuditRecord, Batch, GrantQuery, GrantSort, PageRequest, Store, StoreError, Write};
 
 /// Runs every conformance check, each on a fresh store from `fresh`.
 pub async fn run<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(fresh: F) {
@@ -21,6 +23,8 @@ pub async fn run<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(fresh: F) {
     deleting_a_workspace_deletes_its_rows(fresh().await).await;
     workspaces_are_sealed(fresh().await).await;
     audit_entries_are_kept_and_filtered_by_actor(fresh().await).await;
+    rules_are_listed_by_tab_search_role_and_sort(fresh().await).await;
+    api_keys_are_found_by_hash_only(fresh().await).await;
 }
 
 pub fn workspace_batch(id: &str) -> Batch {
@@ -259,4 +263,120 @@ async fn audit_entries_are_kept_and_filtered_by_actor<S: Store>(store: S) {
     assert_eq!(by_ann.len(), 1);
     let after_first = store.audit("acme", all[0].id, None, 100).await.unwrap();
     assert_eq!(after_first.len(), 1);
+}
+
+fn writes(writes: Vec<Write>, at: i64) -> Batch {
+    Batch { actor: "root".into(), at, writes, ..Batch::default() }
+}
+
+async fn rules_are_listed_by_tab_search_role_and_sort<S: Store>(store: S) {
+    store.commit(workspace_batch("acme")).await.unwrap();
+    let ws = || "acme".to_string();
+    let app = ResourceRef::new("app", "wiki");
+    let mut users = Vec::new();
+    for (id, name, active) in [("ann", "Ann Lee", Some(30)), ("bob", "Bob Stone", Some(50)), ("cid", "cid Lee", None)] {
+        let mut u = user(id, &format!("{id}@example.com"), name);
+        u.last_active_at = active;
+        users.push(Write::PutUser { workspace: ws(), user: u });
+    }
+    users.push(Write::PutGroup { workspace: ws(), group: group("eng", "Engineering", &[]) });
+    users.push(Write::PutResource {
+        workspace: ws(),
+        resource: Resource { resource: app.clone(), name: "Wiki".into(), parent: None },
+    });
+    store.commit(writes(users, 1)).await.unwrap();
+    let grant = |s: Subject, role: &str| Write::PutGrant {
+        workspace: ws(),
+        resource: app.clone(),
+        subject: s,
+        role: role.into(),
+    };
+    store
+        .commit(writes(
+            vec![
+                grant(Subject::User("ann".into()), "reader"),
+                grant(Subject::User("bob".into()), "writer"),
+                grant(Subject::User("cid".into()), "manager"),
+                grant(Subject::Group("eng".into()), "reader"),
+            ],
+            100,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resource("acme", &app).await.unwrap(),
+        Some(Resource { resource: app.clone(), name: "Wiki".into(), parent: None })
+    );
+    let list = |q: GrantQuery| {
+        let store = &store;
+        let app = app.clone();
+        async move {
+            let page = store.grants("acme", &app, GrantQuery { limit: q.limit.max(1), ..q }).await.unwrap();
+            (page.items.iter().map(|r| r.subject.to_string()).collect::<Vec<_>>(), page.next)
+        }
+    };
+    let (all, _) = list(GrantQuery { limit: 10, ..GrantQuery::default() }).await;
+    assert_eq!(all, ["user:ann", "user:bob", "user:cid", "group:eng"], "by name, any case");
+    let (users_tab, _) = list(GrantQuery { users: Some(true), limit: 10, ..GrantQuery::default() }).await;
+    assert_eq!(users_tab.len(), 3);
+    let (groups_tab, _) = list(GrantQuery { users: Some(false), limit: 10, ..GrantQuery::default() }).await;
+    assert_eq!(groups_tab, ["group:eng"]);
+    let (lee, _) = list(GrantQuery { search: Some("lee".into()), limit: 10, ..GrantQuery::default() }).await;
+    assert_eq!(lee, ["user:ann", "user:cid"]);
+    let (by_email, _) =
+        list(GrantQuery { search: Some("BOB@EXAMPLE".into()), limit: 10, ..GrantQuery::default() }).await;
+    assert_eq!(by_email, ["user:bob"]);
+    let roles = vec!["reader".to_string(), "manager".to_string()];
+    let (filtered, _) = list(GrantQuery { roles: roles.clone(), limit: 10, ..GrantQuery::default() }).await;
+    assert_eq!(filtered, ["user:ann", "user:cid", "group:eng"]);
+    // Filter and sort together: most recently active first, never-active last.
+    let (recent, _) = list(GrantQuery {
+        roles,
+        users: Some(true),
+        sort: GrantSort::RecentActivity,
+        limit: 10,
+        ..GrantQuery::default()
+    })
+    .await;
+    assert_eq!(recent, ["user:ann", "user:cid"]);
+    let (recent_all, _) =
+        list(GrantQuery { sort: GrantSort::RecentActivity, users: Some(true), limit: 10, ..GrantQuery::default() })
+            .await;
+    assert_eq!(recent_all, ["user:bob", "user:ann", "user:cid"]);
+    // Paging.
+    let (first, next) = list(GrantQuery { limit: 3, ..GrantQuery::default() }).await;
+    assert_eq!(first.len(), 3);
+    let offset = next.expect("a next page").parse().unwrap();
+    let (rest, next) = list(GrantQuery { limit: 3, offset, ..GrantQuery::default() }).await;
+    assert_eq!(rest, ["group:eng"]);
+    assert_eq!(next, None);
+    // The row carries names and times.
+    let rows = store
+        .grants("acme", &app, GrantQuery { search: Some("bob".into()), limit: 5, ..GrantQuery::default() })
+        .await
+        .unwrap();
+    assert_eq!(rows.items[0].subject_name, "Bob Stone");
+    assert_eq!(rows.items[0].subject_email.as_deref(), Some("bob@example.com"));
+    assert_eq!(rows.items[0].updated_at, 100);
+    // Deleting a user or a group removes their rules; deleting the resource removes the rest.
+    store.commit(writes(vec![Write::DeleteUser { workspace: ws(), user: "bob".into() }], 200)).await.unwrap();
+    store.commit(writes(vec![Write::DeleteGroup { workspace: ws(), group: "eng".into() }], 200)).await.unwrap();
+    let (left, _) = list(GrantQuery { limit: 10, ..GrantQuery::default() }).await;
+    assert_eq!(left, ["user:ann", "user:cid"]);
+    store.commit(writes(vec![Write::DeleteResource { workspace: ws(), resource: app.clone() }], 300)).await.unwrap();
+    assert_eq!(store.resource("acme", &app).await.unwrap(), None);
+    let (none, _) = list(GrantQuery { limit: 10, ..GrantQuery::default() }).await;
+    assert!(none.is_empty());
+}
+
+async fn api_keys_are_found_by_hash_only<S: Store>(store: S) {
+    store.commit(workspace_batch("acme")).await.unwrap();
+    let key = ApiKey { id: "k1".into(), name: "ci".into(), hash: "h1".into(), created_at: 5 };
+    store.commit(writes(vec![Write::PutApiKey { workspace: "acme".into(), key: key.clone() }], 5)).await.unwrap();
+    assert_eq!(store.api_key("h1").await.unwrap(), Some(("acme".to_string(), key.clone())));
+    assert_eq!(store.api_key("k1").await.unwrap(), None);
+    let again = writes(vec![Write::PutApiKey { workspace: "acme".into(), key }], 6);
+    assert!(matches!(store.commit(again).await, Err(StoreError::Conflict(_))));
+    store.commit(writes(vec![Write::DeleteApiKey { workspace: "acme".into(), id: "k1".into() }], 7)).await.unwrap();
+    assert_eq!(store.api_key("h1").await.unwrap(), None);
 }

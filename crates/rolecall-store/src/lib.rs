@@ -9,7 +9,7 @@ pub mod conformance;
 
 use std::future::Future;
 
-use rolecall_model::{Change, Group, Revision, User, Workspace};
+use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, User, Workspace};
 use serde::{Deserialize, Serialize};
 
 /// Why a store refused or failed.
@@ -59,6 +59,81 @@ pub enum Write {
         workspace: String,
         group: String,
     },
+    PutResource {
+        workspace: String,
+        resource: Resource,
+    },
+    DeleteResource {
+        workspace: String,
+        resource: ResourceRef,
+    },
+    /// Records a rule: `subject` holds `role` on `resource` (updated at the batch's time).
+    PutGrant {
+        workspace: String,
+        resource: ResourceRef,
+        subject: Subject,
+        role: String,
+    },
+    DeleteGrant {
+        workspace: String,
+        resource: ResourceRef,
+        subject: Subject,
+    },
+    /// Stores an API key by the hash of its secret; the secret itself is never stored.
+    PutApiKey {
+        workspace: String,
+        key: ApiKey,
+    },
+    DeleteApiKey {
+        workspace: String,
+        id: String,
+    },
+}
+
+/// A workspace API key as stored: the hash of the secret, never the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub hash: String,
+    pub created_at: i64,
+}
+
+/// A rule on a resource as its Permissions page lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRow {
+    pub subject: Subject,
+    pub subject_name: String,
+    /// For users.
+    pub subject_email: Option<String>,
+    pub role: String,
+    pub updated_at: i64,
+    /// For users: their last activity (the "Recent Activity" sort).
+    pub last_active_at: Option<i64>,
+}
+
+/// How to sort the rules of a resource.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GrantSort {
+    #[default]
+    Name,
+    /// Most recently active first.
+    RecentActivity,
+}
+
+/// Which rules of a resource to list (seed 003: tabs, search, role filter, sort).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrantQuery {
+    /// `Some(true)` for the Users tab, `Some(false)` for the Groups tab.
+    pub users: Option<bool>,
+    /// Matches the subject's name or email, any case.
+    pub search: Option<String>,
+    /// Only these roles; empty means every role.
+    pub roles: Vec<String>,
+    pub sort: GrantSort,
+    /// Rows to skip (the opaque cursor of the API wraps this).
+    pub offset: u32,
+    pub limit: u32,
 }
 
 /// An audit entry: who changed what, before and after.
@@ -156,6 +231,23 @@ pub trait Store: Send + Sync + 'static {
         query: Option<&str>,
         page: PageRequest,
     ) -> impl Future<Output = Result<Page<User>, StoreError>> + Send;
+
+    fn resource(
+        &self,
+        workspace: &str,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<Option<Resource>, StoreError>> + Send;
+
+    /// The rules on a resource, filtered and sorted; `next` is the next offset.
+    fn grants(
+        &self,
+        workspace: &str,
+        resource: &ResourceRef,
+        query: GrantQuery,
+    ) -> impl Future<Output = Result<Page<GrantRow>, StoreError>> + Send;
+
+    /// The API key whose secret hashes to `hash`, with its workspace.
+    fn api_key(&self, hash: &str) -> impl Future<Output = Result<Option<(String, ApiKey)>, StoreError>> + Send;
 
     fn group(&self, workspace: &str, id: &str) -> impl Future<Output = Result<Option<Group>, StoreError>> + Send;
 
