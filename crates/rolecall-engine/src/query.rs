@@ -243,3 +243,24 @@ impl WorkspaceIndex {
         })
     }
 }
+
+impl WorkspaceIndex {
+    /// Whether a user's workspace role is an admin role.
+    pub fn is_admin_user(&self, user: &str) -> Result<bool, EngineError> {
+        let (_, rec) = self.user_rec(user)?;
+        Ok(self.is_admin(rec))
+    }
+
+    /// Whether holding `held` on a resource of this type covers granting `role`: a normal
+    /// role needs at least that role; the deny role needs the type's highest role.
+    pub fn role_at_least(&self, resource: &ResourceRef, held: Option<&str>, role: &str) -> Result<bool, EngineError> {
+        let ty = self.schema.ty(self.type_by_name(&resource.kind)?);
+        let wanted = if ty.is_deny_role(role) {
+            ty.top_level()
+        } else {
+            ty.role_level(role)
+                .ok_or_else(|| EngineError::UnknownRole { kind: resource.kind.clone(), role: role.to_string() })?
+        };
+        Ok(held.and_then(|h| ty.role_level(h)).is_some_and(|h| h >= wanted))
+    }
+}

@@ -1,0 +1,51 @@
+//! Why a command was refused, in the terms the API maps to status codes.
+
+use rolecall_engine::EngineError;
+use rolecall_model::FieldError;
+use rolecall_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the subject already holds role `{held}`; pass replace to change it")]
+    RoleConflict { held: String },
+    #[error("revision {wanted} is not visible yet; retry")]
+    NotYet { wanted: u64 },
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("internal state is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+impl ServiceError {
+    /// A stable snake_case code for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Engine(e) => e.code(),
+            ServiceError::Field(_) => "invalid_field",
+            ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::RoleConflict { .. } => "role_conflict",
+            ServiceError::NotYet { .. } => "not_yet_consistent",
+            ServiceError::Store(StoreError::HeadMoved { .. }) => "retry",
+            ServiceError::Store(_) => "storage_failed",
+            ServiceError::Corrupt(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Rolecall's commands. Each one authorizes its actor, validates its input against the
+//! engine, writes its directory rows, its changes and its audit entries in one store
+//! transaction, and only then applies the changes to the engine. Questions are answered by
+//! the engine alone.
+//!
+//! In this process commands run one at a time (a write lock), and each batch is committed
+//! only if the store's change log is still at the engine's revision, so the engine always
+//! equals the log replayed.
+
+mod actor;
+mod error;
+
+use std::sync::{RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use rolecall_engine::{Engine, GroupAction};
+use rolecall_model::{
+    Change, Group, Limits, MemberRole, Op, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, Workspace,
+};
+use rolecall_store::{AuditRecord, Batch, Store, Write};
+use serde_json::json;
+
+pub use actor::Actor;
+pub use error::ServiceError;
+
+/// How fresh an answer must be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Consistency {
+    /// Whatever the engine has applied.
+    #[default]
+    Any,
+    /// At least this revision (a write the caller made).
+    AtLeast(Revision),
+}
+
+/// What happened to a grant (API.md: created, unchanged, replaced).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantOutcome {
+    Created,
+    Unchanged,
+    Replaced { previous: String },
+}
+
+/// The service: a store and the engine kept equal to its change log.
+#[derive(Debug)]
+pub struct Service<S: Store> {
+    store: S,
+    engine: RwLock<Engine>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How many changes are read from the log at a time when loading.
+const LOAD_CHUNK: u32 = 10_000;
+
+impl<S: Store> Service<S> {
+    /// Opens the service on `store`: the engine is rebuilt by replaying the change log.
+    pub async fn open(store: S, limits: Limits) -> Result<Service<S>, ServiceError> {
+        let mut engine = Engine::new(limits);
+        loop {
+            let chunk = store.changes_after(engine.revision(), LOAD_CHUNK).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            for logged in chunk {
+                engine
+                    .apply_at(logged.revision, &logged.change)
+                    .map_err(|e| ServiceError::Corrupt(format!("change {} does not apply: {e}", logged.revision)))?;
+            }
+        }
+        Ok(Service { store, engine: RwLock::new(engine), writer: tokio::sync::Mutex::new(()) })
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The engine, for questions. Waits briefly for `consistency`; a revision that does
+    /// not arrive in time is a retryable error, never a stale answer.
+    pub async fn engine(&self, consistency: Consistency) -> Result<RwLockReadGuard<'_, Engine>, ServiceError> {
+        let Consistency::AtLeast(wanted) = consistency else { return self.read() };
+        for _ in 0..50 {
+            // Revisions only grow: once seen, the next read sees it too.
+            if self.read()?.revision() >= wanted {
+                return self.read();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(ServiceError::NotYet { wanted: wanted.0 })
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, Engine>, ServiceError> {
+        self.engine.read().map_err(|_| ServiceError::Corrupt("the engine lock is poisoned".into()))
+    }
+
+    /// Validates `changes` one by one against the engine as it would be after the previous
+    /// ones, commits the batch, then applies the changes. Returns the last revision.
+    async fn run(&self, mut batch: Batch) -> Result<Revision, ServiceError> {
+        let _one_at_a_time = self.writer.lock().await;
+        let head = {
+            let engine = self.read()?;
+            match batch.changes.as_slice() {
+                [] => {}
+                [one] => engine.validate(one)?,
+                many => {
+                    // Several changes: check them in sequence on a scratch copy.
+                    let mut scratch = engine.clone();
+                    for change in many {
+                        scratch.apply(change)?;
+                    }
+                }
+            }
+            engine.revision()
+        };
+        batch.expected_head = Some(head);
+        batch.at = now_ms();
+        let revisions = self.store.commit(batch.clone()).await?;
+        let mut engine =
+            self.engine.write().map_err(|_| ServiceError::Corrupt("the engine lock is poisoned".into()))?;
+        for (revision, change) in revisions.iter().zip(&batch.changes) {
+            // INVARIANT: validated above under the same write lock, so this cannot fail;
+            // if it ever did, the engine no longer equals the log and must not answer.
+            engine.apply_at(*revision, change).map_err(|e| ServiceError::Corrupt(e.to_string()))?;
+        }
+        Ok(revisions.last().copied().unwrap_or(head))
+    }
+
+    fn audit(
+        workspace: &str,
+        action: &str,
+        target: String,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> AuditRecord {
+        AuditRecord { workspace: workspace.to_string(), action: action.to_string(), target, before, after }
+    }
+
+    /// Creates a workspace with its built-in groups. Root only.
+    pub async fn create_workspace(
+        &self,
+        actor: &Actor,
+        workspace: Workspace,
+        schema: Option<SchemaDoc>,
+    ) -> Result<Revision, ServiceError> {
+        actor.require_root()?;
+        rolecall_model::validate_name("name", &workspace.name)?;
+        let schema = schema.unwrap_or_else(SchemaDoc::default_schema);
+        let schema_json = serde_json::to_value(&schema).map_err(|e| ServiceError::Corrupt(e.to_string()))?;
+        let id = workspace.id.clone();
+        let batch = Batch {
+            actor: actor.name(),
+            writes: vec![Write::PutWorkspace { workspace: workspace.clone(), schema: schema_json }],
+            changes: vec![Change::new(&id, Op::CreateWorkspace { schema })],
+            audit: vec![Self::audit(&id, "workspace.create", format!("workspace:{id}"), None, Some(json!(workspace)))],
+            ..Batch::default()
+        };
+        self.run(batch).await
+    }
+
+    /// Creates or updates a user. Workspace admins (and keys) only.
+    pub async fn put_user(&self, actor: &Actor, workspace: &str, user: User) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        user.validate()?;
+        let before = self.store.user(workspace, &user.id).await?;
+        let change = Change::new(
+            workspace,
+            Op::PutUser { user: user.id.clone(), workspace_role: user.workspace_role.clone(), kind: user.kind },
+        );
+        let action = if before.is_some() { "user.update" } else { "user.create" };
+        let batch = Batch {
+            actor: actor.name(),
+            writes: vec![Write::PutUser { workspace: workspace.into(), user: user.clone() }],
+            changes: vec![change],
+            audit: vec![Self::audit(
+                workspace,
+                action,
+                format!("user:{}", user.id),
+                before.map(|b| json!(b)),
+                Some(json!(user)),
+            )],
+            ..Batch::default()
+        };
+        self.run(batch).await
+    }
+
+    /// Creates a group. Needs the `create_group` capability; a user who creates a group
+    /// becomes its owner.
+    pub async fn create_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
+        self.authorize(actor, workspace, "create_group", &ResourceRef::new("workspace", workspace))?;
+        group.validate()?;
+        if self.store.group(workspace, &group.id).await?.is_some()
+            || self.read()?.workspace(workspace)?.builtin(&group.id).is_some()
+        {
+            return Err(ServiceError::Conflict(format!("group `{}` already exists", group.id)));
+        }
+        let mut changes = vec![Change::new(
+            workspace,
+            Op::PutGroup {
+                group: group.id.clone(),
+                visibility: group.visibility,
+                apply_privileges: group.apply_privileges,
+                notify: group.notify,
+            },
+        )];
+        if let Actor::User { user, .. } = actor {
+            changes.push(Change::new(
+                workspace,
+                Op::PutMember { group: group.id.clone(), user: user.clone(), role: MemberRole::Owner },
+            ));
+        }
+        let batch = Batch {
+            actor: actor.name(),
+            writes: vec![Write::PutGroup { workspace: workspace.into(), group: group.clone() }],
+            changes,
+            audit: vec![Self::audit(
+                workspace,
+                "group.create",
+                format!("group:{}", group.id),
+                None,
+                Some(json!(group)),
+            )],
+            ..Batch::default()
+        };
+        self.run(batch).await
+    }
+
+    /// Adds a user to a group or changes their role. Needs `manage_members` on the group;
+    /// making someone an owner needs `edit`.
+    pub async fn put_member(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        user: &str,
+        role: MemberRole,
+    ) -> Result<Revision, ServiceError> {
+        let target = ResourceRef::new("group", group);
+        self.authorize(actor, workspace, GroupAction::ManageMembers.name(), &target)?;
+        if role == MemberRole::Owner {
+            self.authorize(actor, workspace, GroupAction::Edit.name(), &target)?;
+        }
+        let batch = Batch {
+            actor: actor.name(),
+            changes: vec![Change::new(workspace, Op::PutMember { group: group.into(), user: user.into(), role })],
+            audit: vec![Self::audit(
+                workspace,
+                "group.member.put",
+                format!("group:{group}"),
+                None,
+                Some(json!({"user": user, "role": role})),
+            )],
+            ..Batch::default()
+        };
+        self.run(batch).await
+    }
+
+    /// Gives `subject` `role` on `resource` (API.md's grant outcomes). A user actor must
+    /// hold at least that role there themselves, unless they are an admin.
+    pub async fn put_grant(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        resource: &ResourceRef,
+        subject: &Subject,
+        role: &str,
+        replace: bool,
+    ) -> Result<(GrantOutcome, Revision), ServiceError> {
+        let previous = {
+            let engine = self.read()?;
+            let index = engine.workspace(workspace)?;
+            actor.require_workspace(workspace)?;
+            if let Actor::User { user, .. } = actor
+                && !index.is_admin_user(user)?
+            {
+                let held = index.effective_role(user, resource)?;
+                if !index.role_at_least(resource, held, role)? {
+                    return Err(ServiceError::Forbidden(format!(
+                        "`{user}` cannot grant `{role}` on `{resource}`: nobody grants more than they hold"
+                    )));
+                }
+            }
+            index.grant(resource, subject)?
+        };
+        let outcome = match previous {
+            Some(p) if p == role => return Ok((GrantOutcome::Unchanged, self.read()?.revision())),
+            Some(p) if !replace => {
+                return Err(ServiceError::RoleConflict { held: p });
+            }
+            Some(p) => GrantOutcome::Replaced { previous: p },
+            None => GrantOutcome::Created,
+        };
+        let batch = Batch {
+            actor: actor.name(),
+            writes: vec![Write::PutGrant {
+                workspace: workspace.into(),
+                resource: resource.clone(),
+                subject: subject.clone(),
+                role: role.into(),
+            }],
+            changes: vec![Change::new(
+                workspace,
+                Op::PutGrant { resource: resource.clone(), subject: subject.clone(), role: role.into() },
+            )],
+            audit: vec![Self::audit(
+                workspace,
+                "grant.put",
+                format!("{resource}"),
+                None,
+                Some(json!({"subject": subject, "role": role})),
+            )],
+            ..Batch::default()
+        };
+        Ok((outcome, self.run(batch).await?))
+    }
+
+    /// Registers a resource (or renames or moves it). Workspace admins (and keys) only.
+    pub async fn put_resource(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        resource: Resource,
+    ) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        resource.validate()?;
+        let before = self.store.resource(workspace, &resource.resource).await?;
+        let batch = Batch {
+            actor: actor.name(),
+            writes: vec![Write::PutResource { workspace: workspace.into(), resource: resource.clone() }],
+            changes: vec![Change::new(
+                workspace,
+                Op::PutResource { resource: resource.resource.clone(), parent: resource.parent.clone() },
+            )],
+            audit: vec![Self::audit(
+                workspace,
+                if before.is_some() { "resource.update" } else { "resource.create" },
+                resource.resource.to_string(),
+                before.map(|b| json!(b)),
+                Some(json!(resource)),
+            )],
+            ..Batch::default()
+        };
+        self.run(batch).await
+    }
+
+    fn require_admin(&self, actor: &Actor, workspace: &str) -> Result<(), ServiceError> {
+        actor.require_workspace(workspace)?;
+        if let Actor::User { user, .. } = actor
+            && !self.read()?.workspace(workspace)?.is_admin_user(user)?
+        {
+            return Err(ServiceError::Forbidden(format!("`{user}` is not a workspace admin")));
+        }
+        Ok(())
+    }
+
+    /// Refuses unless the actor may do `action` on `resource` (keys and root may do all).
+    fn authorize(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        action: &str,
+        resource: &ResourceRef,
+    ) -> Result<(), ServiceError> {
+        actor.require_workspace(workspace)?;
+        if let Actor::User { user, .. } = actor {
+            let engine = self.read()?;
+            let decision = engine.workspace(workspace)?.check(user, action, resource)?;
+            if !decision.allowed {
+                return Err(ServiceError::Forbidden(format!("`{user}` may not `{action}` on `{resource}`")));
+            }
+        }
+        Ok(())
+    }
+}

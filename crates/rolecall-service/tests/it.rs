@@ -1,0 +1,181 @@
+//! The service over the embedded store: actors are authorized with their own permissions,
+//! a command writes all or nothing, and a restart answers exactly as before.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use rolecall_model::{
+    Group, Limits, MemberRole, Notify, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, UserKind, Visibility,
+    Workspace,
+};
+use rolecall_service::{Actor, Consistency, GrantOutcome, Service};
+use rolecall_store::Store;
+use rolecall_store_sqlite::SqliteStore;
+
+const WS: &str = "acme";
+
+async fn open(dir: &std::path::Path) -> Service<SqliteStore> {
+    let store = SqliteStore::open(&dir.join("rolecall.db")).await.unwrap();
+    Service::open(store, Limits::default()).await.unwrap()
+}
+
+fn user(id: &str, role: &str) -> User {
+    User {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        name: id.to_uppercase(),
+        workspace_role: role.into(),
+        kind: UserKind::Regular,
+        last_active_at: None,
+    }
+}
+
+fn group(id: &str) -> Group {
+    Group {
+        id: id.into(),
+        name: id.to_uppercase(),
+        description: String::new(),
+        tags: vec![],
+        icon: None,
+        visibility: Visibility::Public,
+        apply_privileges: true,
+        notify: Notify::None,
+    }
+}
+
+fn as_user(id: &str) -> Actor {
+    Actor::User { workspace: WS.into(), user: id.into() }
+}
+
+async fn seeded(dir: &std::path::Path) -> Service<SqliteStore> {
+    let service = open(dir).await;
+    service
+        .create_workspace(
+            &Actor::Root,
+            Workspace { id: WS.into(), name: "Acme".into() },
+            Some(SchemaDoc::default_schema()),
+        )
+        .await
+        .unwrap();
+    for (id, role) in [("ada", "admin"), ("sam", "member"), ("cora", "consumer"), ("eve", "member"), ("max", "member")]
+    {
+        service.put_user(&Actor::Root, WS, user(id, role)).await.unwrap();
+    }
+    service
+}
+
+async fn check(service: &Service<SqliteStore>, user: &str, action: &str, resource: &ResourceRef) -> bool {
+    let engine = service.engine(Consistency::Any).await.unwrap();
+    engine.workspace(WS).unwrap().check(user, action, resource).unwrap().allowed
+}
+
+#[tokio::test]
+async fn who_may_manage_groups_is_decided_by_their_own_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    // A consumer may not create a group; a member may, and becomes its owner.
+    let err = service.create_group(&as_user("cora"), WS, group("book-club")).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    service.create_group(&as_user("sam"), WS, group("team")).await.unwrap();
+    {
+        let engine = service.engine(Consistency::Any).await.unwrap();
+        assert_eq!(engine.workspace(WS).unwrap().direct_members("team").unwrap(), vec![("sam", MemberRole::Owner)]);
+    }
+    // The owner adds an editor; the editor adds a member; a plain member adds nobody.
+    service.put_member(&as_user("sam"), WS, "team", "eve", MemberRole::Editor).await.unwrap();
+    service.put_member(&as_user("eve"), WS, "team", "max", MemberRole::Member).await.unwrap();
+    let err = service.put_member(&as_user("max"), WS, "team", "cora", MemberRole::Member).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    // An editor manages members but may not make owners.
+    let err = service.put_member(&as_user("eve"), WS, "team", "max", MemberRole::Owner).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    // A name taken in another case is a conflict, and nothing of the command is applied.
+    let mut same_name = group("team-2");
+    same_name.name = "team".into();
+    let err = service.create_group(&Actor::Root, WS, same_name).await.unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    let engine = service.engine(Consistency::Any).await.unwrap();
+    assert!(engine.workspace(WS).unwrap().member_count("team-2").is_none());
+}
+
+#[tokio::test]
+async fn grants_report_their_outcome_and_nobody_grants_more_than_they_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    let app = ResourceRef::new("app", "crm");
+    let sam = Subject::User("sam".into());
+    let ada = as_user("ada");
+    let err = service.put_grant(&ada, WS, &app, &sam, "runner", false).await.unwrap_err();
+    assert_eq!(err.code(), "resource_not_found");
+    let crm = Resource { resource: app.clone(), name: "CRM".into(), parent: None };
+    assert_eq!(service.put_resource(&as_user("sam"), WS, crm.clone()).await.unwrap_err().code(), "forbidden");
+    service.put_resource(&ada, WS, crm).await.unwrap();
+
+    let (outcome, _) = service.put_grant(&ada, WS, &app, &sam, "runner", false).await.unwrap();
+    assert_eq!(outcome, GrantOutcome::Created);
+    let (outcome, _) = service.put_grant(&ada, WS, &app, &sam, "runner", false).await.unwrap();
+    assert_eq!(outcome, GrantOutcome::Unchanged);
+    let err = service.put_grant(&ada, WS, &app, &sam, "admin", false).await.unwrap_err();
+    assert_eq!(err.code(), "role_conflict");
+    assert!(err.to_string().contains("runner"), "{err}");
+    // Sam, a runner, may pass on runner but not grant admin.
+    let max = Subject::User("max".into());
+    let err = service.put_grant(&as_user("sam"), WS, &app, &max, "admin", false).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    service.put_grant(&as_user("sam"), WS, &app, &max, "runner", false).await.unwrap();
+    assert!(check(&service, "max", "run", &app).await);
+    let (outcome, _) = service.put_grant(&ada, WS, &app, &sam, "admin", true).await.unwrap();
+    assert_eq!(outcome, GrantOutcome::Replaced { previous: "runner".into() });
+    assert!(check(&service, "sam", "update", &app).await);
+    // The rule is listed for the Permissions page.
+    let rows =
+        service.store().grants(WS, &app, rolecall_store::GrantQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let listed: Vec<(String, String)> = rows.items.iter().map(|r| (r.subject.to_string(), r.role.clone())).collect();
+    assert_eq!(listed, [("user:max".to_string(), "runner".to_string()), ("user:sam".to_string(), "admin".to_string())]);
+}
+
+#[tokio::test]
+async fn a_duplicate_email_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    let mut copy = user("sam2", "member");
+    copy.email = "SAM@example.com".into();
+    let err = service.put_user(&Actor::Root, WS, copy).await.unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    let engine = service.engine(Consistency::Any).await.unwrap();
+    assert!(engine.workspace(WS).unwrap().user_info("sam2").is_none(), "the engine did not apply a refused command");
+}
+
+#[tokio::test]
+async fn keys_and_users_are_sealed_to_their_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    service.create_workspace(&Actor::Root, Workspace { id: "other".into(), name: "Other".into() }, None).await.unwrap();
+    let key = Actor::Key { workspace: WS.into(), key: "k1".into() };
+    let err = service.put_user(&key, "other", user("x", "member")).await.unwrap_err();
+    assert_eq!(err.code(), "workspace_not_found");
+    let err =
+        service.create_workspace(&key, Workspace { id: "third".into(), name: "Third".into() }, None).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    // A member is not an admin: they may not create users.
+    let err = service.put_user(&as_user("sam"), WS, user("y", "member")).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+}
+
+#[tokio::test]
+async fn a_restart_answers_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let revision;
+    {
+        let service = seeded(dir.path()).await;
+        service.create_group(&as_user("sam"), WS, group("team")).await.unwrap();
+        revision = service.put_member(&as_user("sam"), WS, "team", "max", MemberRole::Editor).await.unwrap();
+        assert!(check(&service, "max", "manage_members", &ResourceRef::new("group", "team")).await);
+    }
+    let service = open(dir.path()).await;
+    assert_eq!(service.engine(Consistency::AtLeast(revision)).await.unwrap().revision(), revision);
+    assert!(check(&service, "max", "manage_members", &ResourceRef::new("group", "team")).await);
+    assert!(!check(&service, "cora", "create_group", &ResourceRef::new("workspace", WS)).await);
+    // A revision the service has not reached is a retryable error, not a stale answer.
+    let err = service.engine(Consistency::AtLeast(Revision(revision.0 + 100))).await.unwrap_err();
+    assert_eq!(err.code(), "not_yet_consistent");
+}
