@@ -32,7 +32,7 @@ impl Actor {
 
     /// Keys and users are sealed to their workspace. Another workspace is "not found", so
     /// that not even its existence leaks.
-    pub(crate) fn require_workspace(&self, workspace: &str) -> Result<(), ServiceError> {
+    pub fn require_workspace(&self, workspace: &str) -> Result<(), ServiceError> {
         match self {
             Actor::Root => Ok(()),
             Actor::Key { workspace: w, .. } | Actor::User { workspace: w, .. } if w == workspace => Ok(()),

@@ -16,6 +16,8 @@ pub enum ServiceError {
     Conflict(String),
     #[error("the subject already holds role `{held}`; pass replace to change it")]
     RoleConflict { held: String },
+    #[error("{0}")]
+    TooLarge(String),
     #[error("revision {wanted} is not visible yet; retry")]
     NotYet { wanted: u64 },
     #[error(transparent)]
@@ -42,6 +44,7 @@ impl ServiceError {
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::RoleConflict { .. } => "role_conflict",
+            ServiceError::TooLarge(_) => "too_large",
             ServiceError::NotYet { .. } => "not_yet_consistent",
             ServiceError::Store(StoreError::HeadMoved { .. }) => "retry",
             ServiceError::Store(_) => "storage_failed",

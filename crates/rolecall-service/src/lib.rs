@@ -8,6 +8,7 @@
 //! equals the log replayed.
 
 mod actor;
+mod commands;
 mod error;
 
 use std::sync::{RwLock, RwLockReadGuard};
@@ -21,6 +22,7 @@ use rolecall_store::{AuditRecord, Batch, Store, Write};
 use serde_json::json;
 
 pub use actor::Actor;
+pub use commands::BulkAction;
 pub use error::ServiceError;
 
 /// How fresh an answer must be.
@@ -92,13 +94,21 @@ impl<S: Store> Service<S> {
         Err(ServiceError::NotYet { wanted: wanted.0 })
     }
 
-    fn read(&self) -> Result<RwLockReadGuard<'_, Engine>, ServiceError> {
+    /// The engine as it is now, without waiting for any revision.
+    pub fn snapshot(&self) -> RwLockReadGuard<'_, Engine> {
+        match self.engine.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub(crate) fn read(&self) -> Result<RwLockReadGuard<'_, Engine>, ServiceError> {
         self.engine.read().map_err(|_| ServiceError::Corrupt("the engine lock is poisoned".into()))
     }
 
     /// Validates `changes` one by one against the engine as it would be after the previous
     /// ones, commits the batch, then applies the changes. Returns the last revision.
-    async fn run(&self, mut batch: Batch) -> Result<Revision, ServiceError> {
+    pub(crate) async fn run(&self, mut batch: Batch) -> Result<Revision, ServiceError> {
         let _one_at_a_time = self.writer.lock().await;
         let head = {
             let engine = self.read()?;
@@ -128,7 +138,7 @@ impl<S: Store> Service<S> {
         Ok(revisions.last().copied().unwrap_or(head))
     }
 
-    fn audit(
+    pub(crate) fn audit(
         workspace: &str,
         action: &str,
         target: String,
@@ -345,7 +355,7 @@ impl<S: Store> Service<S> {
         self.run(batch).await
     }
 
-    fn require_admin(&self, actor: &Actor, workspace: &str) -> Result<(), ServiceError> {
+    pub(crate) fn require_admin(&self, actor: &Actor, workspace: &str) -> Result<(), ServiceError> {
         actor.require_workspace(workspace)?;
         if let Actor::User { user, .. } = actor
             && !self.read()?.workspace(workspace)?.is_admin_user(user)?
@@ -356,7 +366,7 @@ impl<S: Store> Service<S> {
     }
 
     /// Refuses unless the actor may do `action` on `resource` (keys and root may do all).
-    fn authorize(
+    pub(crate) fn authorize(
         &self,
         actor: &Actor,
         workspace: &str,

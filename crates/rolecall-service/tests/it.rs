@@ -7,7 +7,7 @@ use rolecall_model::{
     Group, Limits, MemberRole, Notify, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, UserKind, Visibility,
     Workspace,
 };
-use rolecall_service::{Actor, Consistency, GrantOutcome, Service};
+use rolecall_service::{Actor, BulkAction, Consistency, GrantOutcome, Service};
 use rolecall_store::Store;
 use rolecall_store_sqlite::SqliteStore;
 
@@ -178,4 +178,100 @@ async fn a_restart_answers_as_before() {
     // A revision the service has not reached is a retryable error, not a stale answer.
     let err = service.engine(Consistency::AtLeast(Revision(revision.0 + 100))).await.unwrap_err();
     assert_eq!(err.code(), "not_yet_consistent");
+}
+
+#[tokio::test]
+async fn bulk_group_actions_are_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    for g in ["a", "b", "c"] {
+        service.create_group(&Actor::Root, WS, group(g)).await.unwrap();
+    }
+    let groups: Vec<String> = ["a", "b"].map(String::from).to_vec();
+    let add = |users: &[&str]| BulkAction::AddMembers {
+        users: users.iter().map(|u| u.to_string()).collect(),
+        role: MemberRole::Member,
+    };
+    service.bulk_groups(&Actor::Root, WS, &groups, add(&["sam", "eve"])).await.unwrap();
+    let members = |g: &str| {
+        let engine = service.snapshot();
+        engine.workspace(WS).unwrap().member_count(g).unwrap()
+    };
+    assert_eq!((members("a"), members("b")), (2, 2));
+    // One unknown user: nothing is added anywhere.
+    let err = service
+        .bulk_groups(&Actor::Root, WS, &["c".to_string(), "a".to_string()], add(&["max", "ghost"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "user_not_found");
+    assert_eq!((members("a"), members("c")), (2, 0));
+    // A user actor needs the right on every selected group.
+    service.put_member(&Actor::Root, WS, "a", "max", MemberRole::Editor).await.unwrap();
+    let err = service.bulk_groups(&as_user("max"), WS, &groups, add(&["cora"])).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    assert_eq!(members("a"), 3);
+    service.bulk_groups(&Actor::Root, WS, &groups, BulkAction::Delete).await.unwrap();
+    assert!(service.snapshot().workspace(WS).unwrap().member_count("a").is_none());
+    let err = service.bulk_groups(&Actor::Root, WS, &[], BulkAction::Delete).await.unwrap_err();
+    assert_eq!(err.code(), "too_large");
+}
+
+#[tokio::test]
+async fn group_rights_decide_delete_nesting_and_owner_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    service.create_group(&as_user("sam"), WS, group("team")).await.unwrap();
+    service.put_member(&as_user("sam"), WS, "team", "eve", MemberRole::Editor).await.unwrap();
+    service.put_member(&as_user("sam"), WS, "team", "max", MemberRole::Owner).await.unwrap();
+    // An editor may not remove an owner; an owner may.
+    assert_eq!(service.remove_member(&as_user("eve"), WS, "team", "max").await.unwrap_err().code(), "forbidden");
+    service.remove_member(&as_user("sam"), WS, "team", "max").await.unwrap();
+    // Nobody nests a group they cannot see.
+    let mut secret = group("secret");
+    secret.visibility = Visibility::Private;
+    service.create_group(&as_user("max"), WS, secret).await.unwrap();
+    assert_eq!(service.nest_group(&as_user("eve"), WS, "team", "secret", true).await.unwrap_err().code(), "forbidden");
+    service.nest_group(&Actor::Root, WS, "team", "secret", true).await.unwrap();
+    assert!(check(&service, "max", "view", &ResourceRef::new("group", "team")).await);
+    // Only a holder of `delete` deletes.
+    assert_eq!(service.delete_group(&as_user("eve"), WS, "team").await.unwrap_err().code(), "forbidden");
+    service.delete_group(&as_user("sam"), WS, "team").await.unwrap();
+    // The audit log tells who did what.
+    let audit = service.store().audit(WS, 0, Some("sam"), 100).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.record.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["group.create", "group.member.put", "group.member.put", "group.member.remove", "group.delete"]
+    );
+}
+
+#[tokio::test]
+async fn revoking_needs_as_much_as_granting() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    let app = ResourceRef::new("app", "crm");
+    service
+        .put_resource(&Actor::Root, WS, Resource { resource: app.clone(), name: "CRM".into(), parent: None })
+        .await
+        .unwrap();
+    service.put_grant(&Actor::Root, WS, &app, &Subject::User("sam".into()), "runner", false).await.unwrap();
+    service.put_grant(&Actor::Root, WS, &app, &Subject::User("eve".into()), "admin", false).await.unwrap();
+    let err = service.revoke_grant(&as_user("sam"), WS, &app, &Subject::User("eve".into())).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    service.revoke_grant(&as_user("eve"), WS, &app, &Subject::User("sam".into())).await.unwrap();
+    assert!(!check(&service, "sam", "run", &app).await);
+    let err = service.revoke_grant(&Actor::Root, WS, &app, &Subject::User("sam".into())).await.unwrap_err();
+    assert_eq!(err.code(), "grant_not_found");
+    // Policies and scopes are for admins.
+    let rules = [("create_app".to_string(), rolecall_model::Effect::Allow)].into();
+    assert_eq!(service.put_policy(&as_user("eve"), WS, "p", rules).await.unwrap_err().code(), "forbidden");
+    let scope = Some([("country".to_string(), vec!["FR".to_string()])].into());
+    assert_eq!(
+        service.put_data_scope(&as_user("eve"), WS, "everyone", "sales", scope.clone()).await.unwrap_err().code(),
+        "forbidden"
+    );
+    service.put_data_scope(&as_user("ada"), WS, "everyone", "sales", scope).await.unwrap();
+    let engine = service.snapshot();
+    let filter = engine.workspace(WS).unwrap().data_filter("sam", "sales").unwrap();
+    assert_eq!(filter.to_sql(1).params, ["FR"]);
 }

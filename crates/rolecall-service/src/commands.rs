@@ -1,0 +1,339 @@
+//! The rest of the management commands, each the same shape: authorize, build one batch,
+//! run it. Who may do what (PRODUCT.md 5, API.md conventions):
+//! workspace admins and keys manage users, resources, policies and data scopes; a group's
+//! `manage_members` right adds and removes members and nested groups; its `edit` right
+//! changes its settings and permission sets; its `delete` right deletes it.
+
+use std::collections::BTreeMap;
+
+use rolecall_engine::GroupAction;
+use rolecall_model::{Change, Effect, Group, GroupPermissions, MemberRole, Op, ResourceRef, Revision, Subject};
+use rolecall_store::{AuditRecord, Batch, Store, Write};
+use serde_json::json;
+
+use crate::{Actor, Service, ServiceError};
+
+/// What a bulk action does to every selected group (seed 001).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BulkAction {
+    AddMembers { users: Vec<String>, role: MemberRole },
+    RemoveMembers { users: Vec<String> },
+    SetMemberRole { users: Vec<String>, role: MemberRole },
+    Delete,
+}
+
+/// The most groups or users one bulk request may name.
+pub const MAX_BULK: usize = 1_000;
+
+impl<S: Store> Service<S> {
+    fn batch(actor: &Actor, writes: Vec<Write>, changes: Vec<Change>, audit: AuditRecord) -> Batch {
+        Batch { actor: actor.name(), writes, changes, audit: vec![audit], ..Batch::default() }
+    }
+
+    fn group_right(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        action: GroupAction,
+    ) -> Result<(), ServiceError> {
+        self.authorize(actor, workspace, action.name(), &ResourceRef::new("group", group))
+    }
+
+    pub async fn delete_user(&self, actor: &Actor, workspace: &str, user: &str) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let before = self.store().user(workspace, user).await?;
+        let audit = Self::audit(workspace, "user.delete", format!("user:{user}"), before.map(|b| json!(b)), None);
+        let writes = vec![Write::DeleteUser { workspace: workspace.into(), user: user.into() }];
+        let changes = vec![Change::new(workspace, Op::DeleteUser { user: user.into() })];
+        self.run(Self::batch(actor, writes, changes, audit)).await
+    }
+
+    /// Changes a group's details and settings. Needs `edit`.
+    pub async fn update_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
+        self.group_right(actor, workspace, &group.id, GroupAction::Edit)?;
+        group.validate()?;
+        let before = self.store().group(workspace, &group.id).await?;
+        let op = Op::PutGroup {
+            group: group.id.clone(),
+            visibility: group.visibility,
+            apply_privileges: group.apply_privileges,
+            notify: group.notify,
+        };
+        let audit = Self::audit(
+            workspace,
+            "group.update",
+            format!("group:{}", group.id),
+            before.map(|b| json!(b)),
+            Some(json!(group)),
+        );
+        let writes = vec![Write::PutGroup { workspace: workspace.into(), group }];
+        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Deletes a group. Needs `delete`.
+    pub async fn delete_group(&self, actor: &Actor, workspace: &str, group: &str) -> Result<Revision, ServiceError> {
+        self.group_right(actor, workspace, group, GroupAction::Delete)?;
+        let before = self.store().group(workspace, group).await?;
+        let audit = Self::audit(workspace, "group.delete", format!("group:{group}"), before.map(|b| json!(b)), None);
+        let writes = vec![Write::DeleteGroup { workspace: workspace.into(), group: group.into() }];
+        let changes = vec![Change::new(workspace, Op::DeleteGroup { group: group.into() })];
+        self.run(Self::batch(actor, writes, changes, audit)).await
+    }
+
+    /// Removes a member. Needs `manage_members`; removing an owner needs `edit`.
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<Revision, ServiceError> {
+        self.group_right(actor, workspace, group, GroupAction::ManageMembers)?;
+        let is_owner = self
+            .read()?
+            .workspace(workspace)?
+            .direct_members(group)
+            .is_some_and(|m| m.iter().any(|(u, r)| *u == user && *r == MemberRole::Owner));
+        if is_owner {
+            self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        }
+        let audit =
+            Self::audit(workspace, "group.member.remove", format!("group:{group}"), Some(json!({"user": user})), None);
+        let changes = vec![Change::new(workspace, Op::RemoveMember { group: group.into(), user: user.into() })];
+        self.run(Self::batch(actor, vec![], changes, audit)).await
+    }
+
+    /// Nests `child` in `group` (or un-nests it). Needs `manage_members` on `group` and
+    /// `view` on `child`: nobody nests a group they cannot see.
+    pub async fn nest_group(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        child: &str,
+        nest: bool,
+    ) -> Result<Revision, ServiceError> {
+        self.group_right(actor, workspace, group, GroupAction::ManageMembers)?;
+        self.group_right(actor, workspace, child, GroupAction::View)?;
+        let (op, action) = if nest {
+            (Op::PutChildGroup { group: group.into(), child: child.into() }, "group.child.put")
+        } else {
+            (Op::RemoveChildGroup { group: group.into(), child: child.into() }, "group.child.remove")
+        };
+        let audit = Self::audit(workspace, action, format!("group:{group}"), None, Some(json!({"group": child})));
+        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Removes a rule. A user actor must hold at least the removed role, unless admin.
+    pub async fn revoke_grant(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        resource: &ResourceRef,
+        subject: &Subject,
+    ) -> Result<Revision, ServiceError> {
+        actor.require_workspace(workspace)?;
+        let held = {
+            let engine = self.read()?;
+            let index = engine.workspace(workspace)?;
+            let role = index.grant(resource, subject)?.ok_or_else(|| {
+                ServiceError::Engine(rolecall_engine::EngineError::GrantNotFound {
+                    resource: resource.to_string(),
+                    subject: subject.to_string(),
+                })
+            })?;
+            if let Actor::User { user, .. } = actor
+                && !index.is_admin_user(user)?
+                && !index.role_at_least(resource, index.effective_role(user, resource)?, &role)?
+            {
+                return Err(ServiceError::Forbidden(format!("`{user}` cannot remove a `{role}` rule on `{resource}`")));
+            }
+            role
+        };
+        let audit = Self::audit(
+            workspace,
+            "grant.delete",
+            resource.to_string(),
+            Some(json!({"subject": subject, "role": held})),
+            None,
+        );
+        let writes = vec![Write::DeleteGrant {
+            workspace: workspace.into(),
+            resource: resource.clone(),
+            subject: subject.clone(),
+        }];
+        let changes =
+            vec![Change::new(workspace, Op::RemoveGrant { resource: resource.clone(), subject: subject.clone() })];
+        self.run(Self::batch(actor, writes, changes, audit)).await
+    }
+
+    /// Creates or changes a permission set of a group. Needs `edit` on the group.
+    pub async fn put_permission_set(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        set: &str,
+        permissions: GroupPermissions,
+    ) -> Result<Revision, ServiceError> {
+        self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        let op = Op::PutPermissionSet { group: group.into(), set: set.into(), permissions };
+        let audit = Self::audit(
+            workspace,
+            "permission_set.put",
+            format!("group:{group}"),
+            None,
+            Some(json!({"set": set, "permissions": permissions})),
+        );
+        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Adds or removes an assignee of a permission set. Needs `edit` on the group.
+    pub async fn assign_permission_set(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        set: &str,
+        subject: &Subject,
+        assign: bool,
+    ) -> Result<Revision, ServiceError> {
+        self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        let op = if assign {
+            Op::PutAssignee { group: group.into(), set: set.into(), subject: subject.clone() }
+        } else {
+            Op::RemoveAssignee { group: group.into(), set: set.into(), subject: subject.clone() }
+        };
+        let action = if assign { "permission_set.assign" } else { "permission_set.unassign" };
+        let audit = Self::audit(
+            workspace,
+            action,
+            format!("group:{group}"),
+            None,
+            Some(json!({"set": set, "subject": subject})),
+        );
+        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Creates or replaces a permission policy. Admins only.
+    pub async fn put_policy(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        policy: &str,
+        rules: BTreeMap<String, Effect>,
+    ) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let audit = Self::audit(workspace, "policy.put", format!("policy:{policy}"), None, Some(json!(rules)));
+        let op = Op::PutPolicy { policy: policy.into(), rules };
+        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Attaches a policy to a group or detaches it. Admins only.
+    pub async fn attach_policy(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        policy: &str,
+        attach: bool,
+    ) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let op = if attach {
+            Op::AttachPolicy { group: group.into(), policy: policy.into() }
+        } else {
+            Op::DetachPolicy { group: group.into(), policy: policy.into() }
+        };
+        let action = if attach { "policy.attach" } else { "policy.detach" };
+        let audit = Self::audit(workspace, action, format!("group:{group}"), None, Some(json!({"policy": policy})));
+        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Sets (or, with `None`, removes) a group's scope on a dataset. Admins only.
+    pub async fn put_data_scope(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        dataset: &str,
+        scope: Option<BTreeMap<String, Vec<String>>>,
+    ) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let audit = Self::audit(
+            workspace,
+            "data_scope.put",
+            format!("group:{group}"),
+            None,
+            Some(json!({"dataset": dataset, "scope": scope})),
+        );
+        let op = match scope {
+            Some(scope) => Op::PutDataScope { group: group.into(), dataset: dataset.into(), scope },
+            None => Op::RemoveDataScope { group: group.into(), dataset: dataset.into() },
+        };
+        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Acts on several groups at once, all or nothing (seed 001). Each group needs the
+    /// right the action needs.
+    pub async fn bulk_groups(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        groups: &[String],
+        action: BulkAction,
+    ) -> Result<Revision, ServiceError> {
+        let users = match &action {
+            BulkAction::AddMembers { users, .. }
+            | BulkAction::RemoveMembers { users }
+            | BulkAction::SetMemberRole { users, .. } => users.len(),
+            BulkAction::Delete => 0,
+        };
+        if groups.is_empty() || groups.len() > MAX_BULK || users > MAX_BULK {
+            return Err(ServiceError::TooLarge(format!(
+                "a bulk action names 1 to {MAX_BULK} groups and at most {MAX_BULK} users"
+            )));
+        }
+        let right = match &action {
+            BulkAction::Delete => GroupAction::Delete,
+            BulkAction::AddMembers { role: MemberRole::Owner, .. }
+            | BulkAction::SetMemberRole { role: MemberRole::Owner, .. } => GroupAction::Edit,
+            _ => GroupAction::ManageMembers,
+        };
+        let mut changes = Vec::new();
+        let mut writes = Vec::new();
+        for group in groups {
+            self.group_right(actor, workspace, group, right)?;
+            match &action {
+                BulkAction::AddMembers { users, role } | BulkAction::SetMemberRole { users, role } => {
+                    for user in users {
+                        changes.push(Change::new(
+                            workspace,
+                            Op::PutMember { group: group.clone(), user: user.clone(), role: *role },
+                        ));
+                    }
+                }
+                BulkAction::RemoveMembers { users } => {
+                    for user in users {
+                        changes.push(Change::new(
+                            workspace,
+                            Op::RemoveMember { group: group.clone(), user: user.clone() },
+                        ));
+                    }
+                }
+                BulkAction::Delete => {
+                    writes.push(Write::DeleteGroup { workspace: workspace.into(), group: group.clone() });
+                    changes.push(Change::new(workspace, Op::DeleteGroup { group: group.clone() }));
+                }
+            }
+        }
+        let audit = Self::audit(
+            workspace,
+            "group.bulk",
+            "groups".into(),
+            None,
+            Some(json!({"groups": groups, "action": format!("{action:?}")})),
+        );
+        self.run(Self::batch(actor, writes, changes, audit)).await
+    }
+}
