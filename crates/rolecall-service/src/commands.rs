@@ -337,3 +337,25 @@ impl<S: Store> Service<S> {
         self.run(Self::batch(actor, writes, changes, audit)).await
     }
 }
+
+impl<S: Store> Service<S> {
+    /// Stores a workspace API key (its hash). Root, the workspace's keys and its admins.
+    pub async fn create_api_key(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        key: rolecall_store::ApiKey,
+    ) -> Result<(), ServiceError> {
+        self.require_admin(actor, workspace)?;
+        self.read()?.workspace(workspace)?;
+        let audit = Self::audit(
+            workspace,
+            "api_key.create",
+            format!("api_key:{}", key.id),
+            None,
+            Some(json!({"id": key.id, "name": key.name})),
+        );
+        let writes = vec![Write::PutApiKey { workspace: workspace.into(), key }];
+        self.run(Self::batch(actor, writes, vec![], audit)).await.map(|_| ())
+    }
+}

@@ -1,0 +1,85 @@
+//! The one place errors become HTTP: a status and `{"error": {"code", "message"}}`.
+//! Internal details go to the log, never to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rolecall_engine::EngineError;
+use rolecall_service::ServiceError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid `Authorization: Bearer <key>` is required")
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        let status = match &e {
+            ServiceError::Engine(engine) => engine_status(engine),
+            ServiceError::Field(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::Conflict(_) | ServiceError::RoleConflict { .. } => StatusCode::CONFLICT,
+            ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::NotYet { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Store(rolecall_store::StoreError::HeadMoved { .. }) => StatusCode::CONFLICT,
+            ServiceError::Store(_) | ServiceError::Corrupt(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let message = match &e {
+            ServiceError::Store(_) | ServiceError::Corrupt(_) => {
+                eprintln!("rolecall: internal error: {e}");
+                "the service cannot take this request now; retry later".to_string()
+            }
+            other => other.to_string(),
+        };
+        ApiError { status, code: e.code(), message }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        ApiError { status: engine_status(&e), code: e.code(), message: e.to_string() }
+    }
+}
+
+fn engine_status(e: &EngineError) -> StatusCode {
+    use EngineError::*;
+    if e.is_not_found() {
+        return StatusCode::NOT_FOUND;
+    }
+    match e {
+        WorkspaceExists(_)
+        | Cycle { .. }
+        | LastOwner(_)
+        | BuiltinGroup { .. }
+        | BuiltinPermissionSet(..)
+        | ResourceHasChildren { .. }
+        | SchemaOrphans(_)
+        | StaleRevision { .. } => StatusCode::CONFLICT,
+        LimitExceeded { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message, "details": {}}});
+        (self.status, Json(body)).into_response()
+    }
+}

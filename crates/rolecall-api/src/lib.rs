@@ -1,0 +1,609 @@
+//! Rolecall's HTTP API (API.md): the axum router, the JSON wire types and authentication.
+//! Only this crate knows HTTP and JSON wire shapes; it calls the service for everything.
+
+mod error;
+mod json;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use rolecall_engine::{Explanation, Step};
+use rolecall_model::{
+    Group, MemberRole, Notify, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, UserKind, Visibility,
+    Workspace,
+};
+use rolecall_service::{Actor, Consistency, GrantOutcome, Service};
+use rolecall_store::{ApiKey, Store};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub use error::ApiError;
+use json::ApiJson;
+
+/// The largest request body accepted (413 beyond).
+pub const MAX_BODY: usize = 1024 * 1024;
+/// The most checks one batch may carry (API.md).
+pub const MAX_BATCH: usize = 1000;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState<S: Store> {
+    pub service: Service<S>,
+    root_key_hash: [u8; 32],
+}
+
+impl<S: Store> AppState<S> {
+    pub fn new(service: Service<S>, root_key: &str) -> AppState<S> {
+        AppState { service, root_key_hash: digest(root_key) }
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&Sha256::digest(key.as_bytes()));
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh random secret or id, as hex.
+pub fn random_token(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", "no randomness available"))?;
+    Ok(hex(&buf))
+}
+
+type Shared<S> = State<Arc<AppState<S>>>;
+
+/// The router of API.md.
+pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
+    let ws = "/v1/workspaces/{ws}";
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/workspaces", post(create_workspace::<S>))
+        .route(&format!("{ws}/api-keys"), post(create_api_key::<S>))
+        .route(&format!("{ws}/users"), post(create_user::<S>))
+        .route(&format!("{ws}/groups"), post(create_group::<S>))
+        .route(&format!("{ws}/groups/{{g}}/members/users/{{u}}"), put(put_member::<S>))
+        .route(&format!("{ws}/resources"), post(create_resource::<S>))
+        .route(&format!("{ws}/resources/{{kind}}/{{id}}/grants"), put(put_grant::<S>))
+        .route(&format!("{ws}/check"), post(check::<S>))
+        .route(&format!("{ws}/check/batch"), post(check_batch::<S>))
+        .route(&format!("{ws}/lookup/resources"), post(lookup_resources::<S>))
+        .route(&format!("{ws}/lookup/subjects"), post(lookup_subjects::<S>))
+        .route(&format!("{ws}/explain"), post(explain::<S>))
+        .route(&format!("{ws}/data-filter"), post(data_filter::<S>))
+        // Enforced by the extractors, so an oversized body is a JSON 413 like every error.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// The authenticated caller: the root key or a workspace key, and the user named by
+/// `Rolecall-Actor`, if any. Extracted before the body, so a bad key is a 401 whatever the body.
+#[derive(Debug)]
+pub struct Caller {
+    base: Actor,
+    acting_as: Option<String>,
+}
+
+impl<S: Store> axum::extract::FromRequestParts<Arc<AppState<S>>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState<S>>,
+    ) -> Result<Caller, ApiError> {
+        let headers = &parts.headers;
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthorized)?;
+        let hash = digest(key.trim());
+        let base = if bool::from(hash.ct_eq(&state.root_key_hash)) {
+            Actor::Root
+        } else {
+            match state.service.store().api_key(&hex(&hash)).await.map_err(rolecall_service::ServiceError::from)? {
+                Some((ws, key)) => Actor::Key { workspace: ws, key: key.id },
+                None => return Err(ApiError::unauthorized()),
+            }
+        };
+        let acting_as = match headers.get("rolecall-actor") {
+            None => None,
+            Some(user) => {
+                let user = user
+                    .to_str()
+                    .map_err(|_| ApiError::bad_request("invalid_actor", "`Rolecall-Actor` must be a user id"))?;
+                rolecall_model::validate_id("user", user)
+                    .map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))?;
+                Some(user.to_string())
+            }
+        };
+        Ok(Caller { base, acting_as })
+    }
+}
+
+impl Caller {
+    /// The actor for a request about `workspace` (`None` outside any workspace).
+    fn actor(&self, workspace: Option<&str>) -> Result<Actor, ApiError> {
+        let Some(user) = &self.acting_as else { return Ok(self.base.clone()) };
+        let Some(ws) = workspace else {
+            return Err(ApiError::bad_request("invalid_actor", "`Rolecall-Actor` applies inside a workspace"));
+        };
+        self.base.require_workspace(ws)?;
+        Ok(Actor::User { workspace: ws.to_string(), user: user.clone() })
+    }
+}
+
+fn token(revision: Revision) -> String {
+    revision.0.to_string()
+}
+
+fn valid_id(kind: &'static str, id: Option<String>) -> Result<String, ApiError> {
+    let id = match id {
+        Some(id) => id,
+        None => random_token(8)?,
+    };
+    rolecall_model::validate_id(kind, &id).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))?;
+    Ok(id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWorkspace {
+    id: Option<String>,
+    name: String,
+    schema: Option<SchemaDoc>,
+}
+
+async fn create_workspace<S: Store>(
+    State(state): Shared<S>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewWorkspace>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(None)?;
+    let workspace = Workspace { id: valid_id("workspace", body.id)?, name: body.name };
+    let revision = state.service.create_workspace(&actor, workspace.clone(), body.schema).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": workspace.id, "name": workspace.name, "revision": token(revision)}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApiKey {
+    name: String,
+}
+
+async fn create_api_key<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewApiKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let secret = format!("rk_{}", random_token(24)?);
+    let key = ApiKey { id: random_token(8)?, name: body.name, hash: hex(&digest(&secret)), created_at: 0 };
+    state.service.create_api_key(&actor, &ws, key.clone()).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": key.id, "name": key.name, "key": secret}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    id: Option<String>,
+    email: String,
+    name: String,
+    workspace_role: Option<String>,
+    kind: Option<UserKind>,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+async fn create_user<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let user = User {
+        id: valid_id("user", body.id)?,
+        email: body.email,
+        name: body.name,
+        workspace_role: body.workspace_role.unwrap_or_else(|| "member".into()),
+        kind: body.kind.unwrap_or_default(),
+        last_active_at: None,
+    };
+    if state.service.store().user(&ws, &user.id).await.map_err(rolecall_service::ServiceError::from)?.is_some() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user `{}` already exists", user.id)));
+    }
+    let mut revision = state.service.put_user(&actor, &ws, user.clone()).await?;
+    for g in &body.groups {
+        revision = state.service.put_member(&actor, &ws, g, &user.id, MemberRole::Member).await?;
+    }
+    let mut out = serde_json::to_value(&user).map_err(|e| ApiError::bad_request("invalid", e.to_string()))?;
+    out["revision"] = json!(token(revision));
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroup {
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    icon: Option<String>,
+    visibility: Option<Visibility>,
+    apply_privileges: Option<bool>,
+    notify: Option<Notify>,
+}
+
+async fn create_group<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewGroup>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let group = Group {
+        id: valid_id("group", body.id)?,
+        name: body.name,
+        description: body.description,
+        tags: body.tags,
+        icon: body.icon,
+        visibility: body.visibility.unwrap_or_default(),
+        apply_privileges: body.apply_privileges.unwrap_or(true),
+        notify: body.notify.unwrap_or_default(),
+    };
+    let revision = state.service.create_group(&actor, &ws, group.clone()).await?;
+    let count = state.service.snapshot().workspace(&ws)?.member_count(&group.id).unwrap_or(0);
+    let mut out = serde_json::to_value(&group).map_err(|e| ApiError::bad_request("invalid", e.to_string()))?;
+    out["builtin"] = json!(false);
+    out["member_count"] = json!(count);
+    out["revision"] = json!(token(revision));
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MemberBody {
+    role: Option<MemberRole>,
+}
+
+async fn put_member<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, g, u)): Path<(String, String, String)>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    // The body is optional here: no body means the `member` role.
+    let body: MemberBody = if body.iter().all(u8::is_ascii_whitespace) {
+        MemberBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+    };
+    let role = body.role.unwrap_or_default();
+    let revision = state.service.put_member(&actor, &ws, &g, &u, role).await?;
+    Ok(Json(json!({"user": u, "role": role, "revision": token(revision)})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewResource {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+    name: String,
+    parent: Option<ResourceRef>,
+}
+
+async fn create_resource<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewResource>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let resource = Resource { resource: ResourceRef::new(body.kind, body.id), name: body.name, parent: body.parent };
+    let revision = state.service.put_resource(&actor, &ws, resource.clone()).await?;
+    let mut out = serde_json::to_value(&resource).map_err(|e| ApiError::bad_request("invalid", e.to_string()))?;
+    out["revision"] = json!(token(revision));
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantBody {
+    subject: Subject,
+    role: String,
+    #[serde(default)]
+    replace: bool,
+}
+
+async fn put_grant<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, kind, id)): Path<(String, String, String)>,
+    caller: Caller,
+    ApiJson(body): ApiJson<GrantBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let resource = ResourceRef::new(kind, id);
+    let result = state.service.put_grant(&actor, &ws, &resource, &body.subject, &body.role, body.replace).await;
+    let (outcome, revision) = match result {
+        Err(rolecall_service::ServiceError::RoleConflict { held }) => {
+            let message = format!("the subject already holds role `{held}`; pass \"replace\": true to change it");
+            let body = json!({"error": {"code": "role_conflict", "message": message, "details": {"held": held}}});
+            return Ok((StatusCode::CONFLICT, Json(body)));
+        }
+        other => other?,
+    };
+    let (status, outcome) = match outcome {
+        GrantOutcome::Created => (StatusCode::CREATED, json!("created")),
+        GrantOutcome::Unchanged => (StatusCode::OK, json!("unchanged")),
+        GrantOutcome::Replaced { .. } => (StatusCode::OK, json!("replaced")),
+    };
+    Ok((
+        status,
+        Json(json!({"outcome": outcome, "subject": body.subject, "role": body.role, "revision": token(revision)})),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyBody {
+    at_least: Option<String>,
+    #[serde(default)]
+    fully_consistent: bool,
+}
+
+fn consistency<S: Store>(state: &AppState<S>, c: Option<ConsistencyBody>) -> Result<Consistency, ApiError> {
+    let Some(c) = c else { return Ok(Consistency::Any) };
+    if c.fully_consistent {
+        // One process owns the store: the engine has applied every acknowledged write.
+        return Ok(Consistency::AtLeast(state.service.snapshot().revision()));
+    }
+    match c.at_least {
+        None => Ok(Consistency::Any),
+        Some(t) => t
+            .parse()
+            .map(|n| Consistency::AtLeast(Revision(n)))
+            .map_err(|_| ApiError::bad_request("invalid_consistency", format!("`{t}` is not a revision token"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    subject: UserSubject,
+    action: String,
+    resource: ResourceRef,
+    consistency: Option<ConsistencyBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserSubject {
+    user: String,
+}
+
+fn answer(engine: &rolecall_engine::Engine, ws: &str, c: &CheckBody) -> Result<Value, ApiError> {
+    let d = engine.workspace(ws)?.check(&c.subject.user, &c.action, &c.resource)?;
+    Ok(json!({"allowed": d.allowed, "role": d.role, "revision": token(engine.revision())}))
+}
+
+async fn check<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CheckBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.actor(Some(&ws))?.require_workspace(&ws)?;
+    let c = consistency(&state, body.consistency.take_consistency())?;
+    let engine = state.service.engine(c).await?;
+    Ok(Json(answer(&engine, &ws, &body)?))
+}
+
+trait TakeConsistency {
+    fn take_consistency(&self) -> Option<ConsistencyBody>;
+}
+
+impl TakeConsistency for Option<ConsistencyBody> {
+    fn take_consistency(&self) -> Option<ConsistencyBody> {
+        self.as_ref().map(|c| ConsistencyBody { at_least: c.at_least.clone(), fully_consistent: c.fully_consistent })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    checks: Vec<CheckBody>,
+    consistency: Option<ConsistencyBody>,
+}
+
+async fn check_batch<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.actor(Some(&ws))?.require_workspace(&ws)?;
+    if body.checks.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("at most {MAX_BATCH} checks per batch"),
+        ));
+    }
+    let c = consistency(&state, body.consistency.take_consistency())?;
+    let engine = state.service.engine(c).await?;
+    let results = body.checks.iter().map(|c| answer(&engine, &ws, c)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({"results": results, "revision": token(engine.revision())})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupResourcesBody {
+    subject: UserSubject,
+    action: String,
+    resource_type: String,
+    consistency: Option<ConsistencyBody>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Pages over an ordered id list: the cursor is the position to resume from.
+fn page_of<T: serde::Serialize>(
+    items: impl Iterator<Item = T>,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<Value, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::bad_request("invalid_limit", "`limit` is 1 to 1000"));
+    }
+    let start: usize = match cursor {
+        None => 0,
+        Some(c) => c
+            .strip_prefix("p")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ApiError::bad_request("invalid_cursor", "the cursor is not one this service gave"))?,
+    };
+    let mut items: Vec<T> = items.skip(start).take(limit as usize + 1).collect();
+    let next = (items.len() > limit as usize).then(|| format!("p{}", start + limit as usize));
+    items.truncate(limit as usize);
+    Ok(json!({"items": items, "next_cursor": next}))
+}
+
+async fn lookup_resources<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<LookupResourcesBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.actor(Some(&ws))?.require_workspace(&ws)?;
+    let c = consistency(&state, body.consistency.take_consistency())?;
+    let engine = state.service.engine(c).await?;
+    let found = engine.workspace(&ws)?.lookup_resources(&body.subject.user, &body.action, &body.resource_type)?;
+    let items = found.ids().map(|id| json!({"type": body.resource_type, "id": id}));
+    let mut out = page_of(items, body.limit, body.cursor.as_deref())?;
+    out["revision"] = json!(token(engine.revision()));
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupSubjectsBody {
+    resource: ResourceRef,
+    action: String,
+    consistency: Option<ConsistencyBody>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn lookup_subjects<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<LookupSubjectsBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.actor(Some(&ws))?.require_workspace(&ws)?;
+    let c = consistency(&state, body.consistency.take_consistency())?;
+    let engine = state.service.engine(c).await?;
+    let found = engine.workspace(&ws)?.lookup_subjects(&body.resource, &body.action)?;
+    let items = found.iter().map(|(user, role)| json!({"user": user, "role": role}));
+    let mut out = page_of(items, body.limit, body.cursor.as_deref())?;
+    out["revision"] = json!(token(engine.revision()));
+    Ok(Json(out))
+}
+
+/// One step of an explanation as JSON: `{"kind": ..., ...}`.
+fn step(s: &Step) -> Value {
+    match s {
+        Step::Member { member, group } => json!({"kind": "member", "member": member, "group": group}),
+        Step::Grant { subject, resource, role } => {
+            json!({"kind": "grant", "subject": subject, "resource": resource, "role": role})
+        }
+        Step::Inherit { from, parent_role, resource, role, locked } => json!({"kind": "inherit", "from": from,
+            "parent_role": parent_role, "resource": resource, "role": role, "locked": locked}),
+        Step::WorkspaceRole { workspace_role, resource, role } => {
+            json!({"kind": "workspace_role", "workspace_role": workspace_role, "resource": resource, "role": role})
+        }
+        Step::Admin { workspace_role } => json!({"kind": "admin", "workspace_role": workspace_role}),
+        Step::CapabilityDefault { capability, workspace_role, min_role } => json!({"kind": "capability_default",
+            "capability": capability, "workspace_role": workspace_role, "min_role": min_role}),
+        Step::Policy { policy, group, capability, effect } => {
+            json!({"kind": "policy", "policy": policy, "group": group, "capability": capability, "effect": effect})
+        }
+        Step::MembershipRole { group, role } => json!({"kind": "membership_role", "group": group, "role": role}),
+        Step::PermissionSet { group, set, permissions } => {
+            json!({"kind": "permission_set", "group": group, "set": set, "permissions": permissions})
+        }
+        Step::BuiltinGroup { group } => json!({"kind": "builtin_group", "group": group}),
+        Step::PublicGroup { group } => json!({"kind": "public_group", "group": group}),
+    }
+}
+
+fn explanation(e: &Explanation) -> Value {
+    let paths: Vec<Value> = e
+        .paths
+        .iter()
+        .map(|p| json!({"gives": p.gives, "blocked": p.blocked, "steps": p.steps.iter().map(step).collect::<Vec<_>>()}))
+        .collect();
+    let denied: Vec<Vec<Value>> = e.denied_by.iter().map(|d| d.iter().map(step).collect()).collect();
+    json!({"allowed": e.allowed, "role": e.role, "required": e.required, "paths": paths, "denied_by": denied})
+}
+
+async fn explain<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CheckBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.actor(Some(&ws))?.require_workspace(&ws)?;
+    let c = consistency(&state, body.consistency.take_consistency())?;
+    let engine = state.service.engine(c).await?;
+    let e = engine.workspace(&ws)?.explain(&body.subject.user, &body.action, &body.resource)?;
+    let mut out = explanation(&e);
+    out["revision"] = json!(token(engine.revision()));
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataFilterBody {
+    user: String,
+    dataset: String,
+    consistency: Option<ConsistencyBody>,
+}
+
+async fn data_filter<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<DataFilterBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.actor(Some(&ws))?.require_workspace(&ws)?;
+    let c = consistency(&state, body.consistency.take_consistency())?;
+    let engine = state.service.engine(c).await?;
+    let f = engine.workspace(&ws)?.data_filter(&body.user, &body.dataset)?;
+    let sql = f.to_sql(1);
+    Ok(Json(json!({
+        "unrestricted": f.unrestricted(),
+        "filter": f.as_map(),
+        "any_of": f.scopes(),
+        "sql": {"where": sql.where_clause, "params": sql.params},
+        "revision": token(engine.revision()),
+    })))
+}

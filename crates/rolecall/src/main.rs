@@ -1,0 +1,81 @@
+//! `rolecall serve`: the API on the embedded store (API.md's Running section). The only
+//! crate that picks a storage backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use rolecall_model::Limits;
+use rolecall_service::Service;
+use rolecall_store_sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(name = "rolecall", version, about = "Rolecall: groups and permissions as a service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ROLECALL_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// `sqlite://PATH` (default: an embedded file `./rolecall-data/rolecall.db`).
+        #[arg(long, env = "ROLECALL_DATABASE_URL")]
+        database: Option<String>,
+    },
+}
+
+/// The root key: `ROLECALL_ROOT_KEY`, or one generated at first start, stored beside the
+/// database and printed once.
+fn root_key(data_dir: &Path) -> anyhow::Result<String> {
+    if let Ok(key) = std::env::var("ROLECALL_ROOT_KEY")
+        && !key.trim().is_empty()
+    {
+        return Ok(key.trim().to_string());
+    }
+    let file = data_dir.join("root-key");
+    if let Ok(key) = std::fs::read_to_string(&file) {
+        return Ok(key.trim().to_string());
+    }
+    let key = format!("rk_root_{}", rolecall_api::random_token(24).map_err(|e| anyhow::anyhow!(e.message))?);
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::write(&file, &key).with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "rolecall: generated a root key (stored in {}); it is shown only this once:\n\n    {key}\n",
+        file.display()
+    );
+    Ok(key)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { listen, database } => {
+            let path = match database.as_deref() {
+                None => PathBuf::from("rolecall-data/rolecall.db"),
+                Some(url) if url.starts_with("sqlite://") => PathBuf::from(url.trim_start_matches("sqlite://")),
+                Some(url) if url.starts_with("postgres") => bail!("PostgreSQL is not supported yet: `{url}`"),
+                Some(other) => bail!("unsupported database URL `{other}`: use sqlite://PATH"),
+            };
+            let data_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let store = SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+            let key = root_key(&data_dir)?;
+            let service = Service::open(store, Limits::default()).await.context("loading the change log")?;
+            let state = Arc::new(rolecall_api::AppState::new(service, &key));
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+            println!("rolecall: serving on http://{}", listener.local_addr()?);
+            axum::serve(listener, rolecall_api::router(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            Ok(())
+        }
+    }
+}
