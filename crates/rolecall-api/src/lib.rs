@@ -3,6 +3,7 @@
 
 mod error;
 mod json;
+mod listing;
 
 use std::sync::Arc;
 
@@ -71,11 +72,21 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/workspaces", post(create_workspace::<S>))
         .route(&format!("{ws}/api-keys"), post(create_api_key::<S>))
-        .route(&format!("{ws}/users"), post(create_user::<S>))
-        .route(&format!("{ws}/groups"), post(create_group::<S>))
-        .route(&format!("{ws}/groups/{{g}}/members/users/{{u}}"), put(put_member::<S>))
+        .route(&format!("{ws}/users"), post(create_user::<S>).get(listing::list_users::<S>))
+        .route(&format!("{ws}/users/{{id}}"), get(listing::get_user::<S>).delete(listing::delete_user::<S>))
+        .route(&format!("{ws}/groups"), post(create_group::<S>).get(listing::list_groups::<S>))
+        .route(&format!("{ws}/groups/{{id}}"), get(listing::get_group::<S>).delete(listing::delete_group::<S>))
+        .route(
+            &format!("{ws}/groups/{{g}}/members/users/{{u}}"),
+            put(put_member::<S>).delete(listing::delete_member::<S>),
+        )
         .route(&format!("{ws}/resources"), post(create_resource::<S>))
-        .route(&format!("{ws}/resources/{{kind}}/{{id}}/grants"), put(put_grant::<S>))
+        .route(
+            &format!("{ws}/resources/{{kind}}/{{id}}/grants"),
+            put(put_grant::<S>).get(listing::list_grants::<S>).delete(listing::revoke_grant::<S>),
+        )
+        .route(&format!("{ws}/changes"), get(listing::changes::<S>))
+        .route(&format!("{ws}/audit"), get(listing::audit::<S>))
         .route(&format!("{ws}/check"), post(check::<S>))
         .route(&format!("{ws}/check/batch"), post(check_batch::<S>))
         .route(&format!("{ws}/lookup/resources"), post(lookup_resources::<S>))
@@ -142,6 +153,18 @@ impl Caller {
         self.base.require_workspace(ws)?;
         Ok(Actor::User { workspace: ws.to_string(), user: user.clone() })
     }
+}
+
+/// Refuses unless the caller is root, a key of `workspace`, or one of its admins.
+fn require_admin_caller<S: Store>(state: &AppState<S>, caller: &Caller, workspace: &str) -> Result<(), ApiError> {
+    let actor = caller.actor(Some(workspace))?;
+    actor.require_workspace(workspace)?;
+    if let Actor::User { user, .. } = &actor
+        && !state.service.snapshot().workspace(workspace)?.is_admin_user(user)?
+    {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("`{user}` is not a workspace admin")));
+    }
+    Ok(())
 }
 
 fn token(revision: Revision) -> String {

@@ -218,3 +218,81 @@ async fn bad_input_is_a_json_4xx() {
     let (s, v) = app.send("POST", "/v1/workspaces", "wrong-key", None, Body::from("{}")).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
 }
+
+#[tokio::test]
+async fn listings_search_page_and_stay_sealed() {
+    let app = TestApp::new().await;
+    app.call("POST", "/v1/workspaces", json!({"id": "acme", "name": "Acme"})).await;
+    for (id, name) in [("ann", "Ann Lee"), ("bob", "Bob Stone"), ("cid", "Cid Lee")] {
+        let (s, _) = app
+            .call(
+                "POST",
+                "/v1/workspaces/acme/users",
+                json!({"id": id, "email": format!("{id}@example.com"), "name": name}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (_, page) = app.call("GET", "/v1/workspaces/acme/users?q=lee&limit=1", json!(null)).await;
+    assert_eq!(page["items"][0]["id"], "ann");
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, page) =
+        app.call("GET", &format!("/v1/workspaces/acme/users?q=lee&limit=1&cursor={cursor}"), json!(null)).await;
+    assert_eq!(page["items"][0]["id"], "cid");
+    assert_eq!(page["next_cursor"], Value::Null);
+    let (s, e) = app.call("GET", "/v1/workspaces/acme/users?bogus=1", json!(null)).await;
+    assert_eq!((s, e["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_query")));
+
+    // A private group is invisible to a user who is not in it.
+    app.call("POST", "/v1/workspaces/acme/groups", json!({"id": "secret", "name": "Secret", "visibility": "private"}))
+        .await;
+    app.call("POST", "/v1/workspaces/acme/groups", json!({"id": "open", "name": "Open", "tags": ["team"]})).await;
+    let (_, key) = app.call("POST", "/v1/workspaces/acme/api-keys", json!({"name": "t"})).await;
+    let key = key["key"].as_str().unwrap().to_string();
+    let (_, groups) = app.send("GET", "/v1/workspaces/acme/groups", &key, Some("bob"), Body::empty()).await;
+    let ids: Vec<&str> = groups["items"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["everyone", "open", "workspace-admins"], "the private group is hidden");
+    let (_, everyone) = app.call("GET", "/v1/workspaces/acme/groups/everyone", json!(null)).await;
+    assert_eq!((everyone["builtin"].clone(), everyone["member_count"].clone()), (json!(true), json!(3)));
+    let (s, _) = app.send("GET", "/v1/workspaces/acme/groups/secret", &key, Some("bob"), Body::empty()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, g) = app.call("GET", "/v1/workspaces/acme/groups/secret", json!(null)).await;
+    assert_eq!((s, g["visibility"].clone()), (StatusCode::OK, json!("private")));
+
+    // Rules of a resource: tabs, search, roles, and removal by query.
+    app.call("POST", "/v1/workspaces/acme/resources", json!({"type": "app", "id": "crm", "name": "CRM"})).await;
+    let grants = "/v1/workspaces/acme/resources/app/crm/grants";
+    app.call("PUT", grants, json!({"subject": {"user": "ann"}, "role": "runner"})).await;
+    app.call("PUT", grants, json!({"subject": {"user": "bob"}, "role": "admin"})).await;
+    app.call("PUT", grants, json!({"subject": {"group": "open"}, "role": "runner"})).await;
+    let (_, rules) = app.call("GET", &format!("{grants}?subject_kind=user&roles=runner"), json!(null)).await;
+    assert_eq!(rules["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rules["items"][0]["subject_email"], "ann@example.com");
+    let (s, _) = app.call("DELETE", &format!("{grants}?user=ann"), json!(null)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, e) = app.call("DELETE", &format!("{grants}?user=ann"), json!(null)).await;
+    assert_eq!((s, e["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("grant_not_found")));
+    let (s, _) = app.call("DELETE", &format!("{grants}?user=ann&group=open"), json!(null)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // The change feed and the audit log.
+    let (_, feed) = app.call("GET", "/v1/workspaces/acme/changes?after=0&limit=2", json!(null)).await;
+    assert_eq!(feed["items"][0]["change"]["op"], "create_workspace");
+    let after = feed["next_cursor"].as_str().unwrap().to_string();
+    let (_, rest) = app.call("GET", &format!("/v1/workspaces/acme/changes?after={after}"), json!(null)).await;
+    let head = rest["next_cursor"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let (_, empty) = app.call("GET", &format!("/v1/workspaces/acme/changes?after={head}&wait=1"), json!(null)).await;
+    assert!(empty["items"].as_array().unwrap().is_empty());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "a long poll waits when nothing is new");
+    let (s, _) = app.call("GET", "/v1/workspaces/acme/changes?wait=3600", json!(null)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, audit) = app.call("GET", "/v1/workspaces/acme/audit?actor=root", json!(null)).await;
+    assert!(audit["items"].as_array().unwrap().iter().any(|e| e["action"] == "grant.delete"));
+    let (s, _) = app.send("GET", "/v1/workspaces/acme/audit", &key, Some("bob"), Body::empty()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app.call("DELETE", "/v1/workspaces/acme/users/cid", json!(null)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.call("GET", "/v1/workspaces/acme/users/cid", json!(null)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

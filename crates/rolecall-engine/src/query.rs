@@ -264,3 +264,10 @@ impl WorkspaceIndex {
         Ok(held.and_then(|h| ty.role_level(h)).is_some_and(|h| h >= wanted))
     }
 }
+
+impl WorkspaceIndex {
+    /// Refuses a resource that is not registered (unknown type or id).
+    pub fn require_resource(&self, resource: &ResourceRef) -> Result<(), EngineError> {
+        self.resource_by_ref(resource).map(|_| ())
+    }
+}

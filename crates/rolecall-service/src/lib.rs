@@ -51,6 +51,22 @@ pub struct Service<S: Store> {
     writer: tokio::sync::Mutex<()>,
 }
 
+fn builtin_group(id: &str, name: &str) -> Group {
+    Group {
+        id: id.into(),
+        name: name.into(),
+        description: match id {
+            rolecall_engine::EVERYONE => "Every regular user of the workspace, kept automatically.".into(),
+            _ => "Every admin and owner of the workspace, kept automatically.".into(),
+        },
+        tags: Vec::new(),
+        icon: None,
+        visibility: rolecall_model::Visibility::Public,
+        apply_privileges: true,
+        notify: rolecall_model::Notify::None,
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -162,7 +178,15 @@ impl<S: Store> Service<S> {
         let id = workspace.id.clone();
         let batch = Batch {
             actor: actor.name(),
-            writes: vec![Write::PutWorkspace { workspace: workspace.clone(), schema: schema_json }],
+            writes: vec![
+                Write::PutWorkspace { workspace: workspace.clone(), schema: schema_json },
+                // The built-in groups are directory rows too, so they list and their names are taken.
+                Write::PutGroup { workspace: id.clone(), group: builtin_group(rolecall_engine::EVERYONE, "Everyone") },
+                Write::PutGroup {
+                    workspace: id.clone(),
+                    group: builtin_group(rolecall_engine::WORKSPACE_ADMINS, "Workspace Admins"),
+                },
+            ],
             changes: vec![Change::new(&id, Op::CreateWorkspace { schema })],
             audit: vec![Self::audit(&id, "workspace.create", format!("workspace:{id}"), None, Some(json!(workspace)))],
             ..Batch::default()

@@ -93,6 +93,35 @@ impl SqliteStore {
             .map_err(backend)
     }
 
+    async fn changes(
+        &self,
+        workspace: Option<&str>,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<LoggedChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT revision, change, at FROM change_log WHERE revision > ? AND (? IS NULL OR workspace = ?)
+             ORDER BY revision LIMIT ?",
+        )
+        .bind(after.0 as i64)
+        .bind(workspace)
+        .bind(workspace)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let change: String = row.try_get("change").map_err(corrupt)?;
+                Ok(LoggedChange {
+                    revision: Revision(row.try_get::<i64, _>("revision").map_err(corrupt)? as u64),
+                    at: row.try_get("at").map_err(corrupt)?,
+                    change: serde_json::from_str::<Change>(&change).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
     async fn write(tx: &mut Transaction<'_, Sqlite>, write: &Write, at: i64) -> Result<(), StoreError> {
         let result = match write {
             Write::PutWorkspace { workspace, schema } => {
@@ -377,23 +406,16 @@ impl Store for SqliteStore {
     }
 
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<LoggedChange>, StoreError> {
-        let rows =
-            sqlx::query("SELECT revision, change, at FROM change_log WHERE revision > ? ORDER BY revision LIMIT ?")
-                .bind(after.0 as i64)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let change: String = row.try_get("change").map_err(corrupt)?;
-                Ok(LoggedChange {
-                    revision: Revision(row.try_get::<i64, _>("revision").map_err(corrupt)? as u64),
-                    at: row.try_get("at").map_err(corrupt)?,
-                    change: serde_json::from_str::<Change>(&change).map_err(corrupt)?,
-                })
-            })
-            .collect()
+        self.changes(None, after, limit).await
+    }
+
+    async fn workspace_changes(
+        &self,
+        workspace: &str,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<LoggedChange>, StoreError> {
+        self.changes(Some(workspace), after, limit).await
     }
 
     async fn audit(

@@ -110,6 +110,13 @@ async fn changes_get_consecutive_revisions_and_read_back_in_order<S: Store>(stor
     assert_eq!(all[1].change, batch.changes[0]);
     assert_eq!(all[2].change, batch.changes[1]);
     assert_eq!(all[1].at, batch.at);
+    store.commit(workspace_batch("beta")).await.unwrap();
+    let acme: Vec<Revision> =
+        store.workspace_changes("acme", Revision(0), 100).await.unwrap().iter().map(|c| c.revision).collect();
+    assert_eq!(acme, [Revision(1), Revision(2), Revision(3)], "one workspace's changes only");
+    let beta = store.workspace_changes("beta", Revision(1), 100).await.unwrap();
+    assert_eq!(beta.len(), 1);
+    assert_eq!(beta[0].revision, Revision(4));
     let tail = store.changes_after(Revision(1), 1).await.unwrap();
     assert_eq!(tail.len(), 1, "limit is honoured");
     assert_eq!(tail[0].revision, Revision(2));

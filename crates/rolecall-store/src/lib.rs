@@ -211,6 +211,14 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<LoggedChange>, StoreError>> + Send;
 
+    /// Up to `limit` changes of one workspace after `after`, in revision order.
+    fn workspace_changes(
+        &self,
+        workspace: &str,
+        after: Revision,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LoggedChange>, StoreError>> + Send;
+
     /// Audit entries of a workspace after entry `after`, optionally by one actor, oldest first.
     fn audit(
         &self,
