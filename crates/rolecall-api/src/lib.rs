@@ -406,6 +406,19 @@ fn consistency<S: Store>(state: &AppState<S>, c: Option<ConsistencyBody>) -> Res
     }
 }
 
+/// The engine for a question in `ws`: the caller must belong there, and the answer must be
+/// at least as fresh as the request asks.
+async fn engine_for<'a, S: Store>(
+    state: &'a AppState<S>,
+    caller: &Caller,
+    ws: &str,
+    wanted: Option<ConsistencyBody>,
+) -> Result<std::sync::RwLockReadGuard<'a, rolecall_engine::Engine>, ApiError> {
+    caller.actor(Some(ws))?.require_workspace(ws)?;
+    let c = consistency(state, wanted)?;
+    Ok(state.service.engine(c).await?)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
@@ -430,22 +443,10 @@ async fn check<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     caller: Caller,
-    ApiJson(body): ApiJson<CheckBody>,
+    ApiJson(mut body): ApiJson<CheckBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.actor(Some(&ws))?.require_workspace(&ws)?;
-    let c = consistency(&state, body.consistency.take_consistency())?;
-    let engine = state.service.engine(c).await?;
+    let engine = engine_for(&state, &caller, &ws, body.consistency.take()).await?;
     Ok(Json(answer(&engine, &ws, &body)?))
-}
-
-trait TakeConsistency {
-    fn take_consistency(&self) -> Option<ConsistencyBody>;
-}
-
-impl TakeConsistency for Option<ConsistencyBody> {
-    fn take_consistency(&self) -> Option<ConsistencyBody> {
-        self.as_ref().map(|c| ConsistencyBody { at_least: c.at_least.clone(), fully_consistent: c.fully_consistent })
-    }
 }
 
 #[derive(Deserialize)]
@@ -459,9 +460,8 @@ async fn check_batch<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     caller: Caller,
-    ApiJson(body): ApiJson<BatchBody>,
+    ApiJson(mut body): ApiJson<BatchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.actor(Some(&ws))?.require_workspace(&ws)?;
     if body.checks.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -469,8 +469,7 @@ async fn check_batch<S: Store>(
             format!("at most {MAX_BATCH} checks per batch"),
         ));
     }
-    let c = consistency(&state, body.consistency.take_consistency())?;
-    let engine = state.service.engine(c).await?;
+    let engine = engine_for(&state, &caller, &ws, body.consistency.take()).await?;
     let results = body.checks.iter().map(|c| answer(&engine, &ws, c)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({"results": results, "revision": token(engine.revision())})))
 }
@@ -513,11 +512,9 @@ async fn lookup_resources<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     caller: Caller,
-    ApiJson(body): ApiJson<LookupResourcesBody>,
+    ApiJson(mut body): ApiJson<LookupResourcesBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.actor(Some(&ws))?.require_workspace(&ws)?;
-    let c = consistency(&state, body.consistency.take_consistency())?;
-    let engine = state.service.engine(c).await?;
+    let engine = engine_for(&state, &caller, &ws, body.consistency.take()).await?;
     let found = engine.workspace(&ws)?.lookup_resources(&body.subject.user, &body.action, &body.resource_type)?;
     let items = found.ids().map(|id| json!({"type": body.resource_type, "id": id}));
     let mut out = page_of(items, body.limit, body.cursor.as_deref())?;
@@ -539,11 +536,9 @@ async fn lookup_subjects<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     caller: Caller,
-    ApiJson(body): ApiJson<LookupSubjectsBody>,
+    ApiJson(mut body): ApiJson<LookupSubjectsBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.actor(Some(&ws))?.require_workspace(&ws)?;
-    let c = consistency(&state, body.consistency.take_consistency())?;
-    let engine = state.service.engine(c).await?;
+    let engine = engine_for(&state, &caller, &ws, body.consistency.take()).await?;
     let found = engine.workspace(&ws)?.lookup_subjects(&body.resource, &body.action)?;
     let items = found.iter().map(|(user, role)| json!({"user": user, "role": role}));
     let mut out = page_of(items, body.limit, body.cursor.as_deref())?;
@@ -592,11 +587,9 @@ async fn explain<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     caller: Caller,
-    ApiJson(body): ApiJson<CheckBody>,
+    ApiJson(mut body): ApiJson<CheckBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.actor(Some(&ws))?.require_workspace(&ws)?;
-    let c = consistency(&state, body.consistency.take_consistency())?;
-    let engine = state.service.engine(c).await?;
+    let engine = engine_for(&state, &caller, &ws, body.consistency.take()).await?;
     let e = engine.workspace(&ws)?.explain(&body.subject.user, &body.action, &body.resource)?;
     let mut out = explanation(&e);
     out["revision"] = json!(token(engine.revision()));
@@ -615,11 +608,9 @@ async fn data_filter<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     caller: Caller,
-    ApiJson(body): ApiJson<DataFilterBody>,
+    ApiJson(mut body): ApiJson<DataFilterBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.actor(Some(&ws))?.require_workspace(&ws)?;
-    let c = consistency(&state, body.consistency.take_consistency())?;
-    let engine = state.service.engine(c).await?;
+    let engine = engine_for(&state, &caller, &ws, body.consistency.take()).await?;
     let f = engine.workspace(&ws)?.data_filter(&body.user, &body.dataset)?;
     let sql = f.to_sql(1);
     Ok(Json(json!({
