@@ -241,17 +241,17 @@ async fn create_user<S: Store>(
         id: valid_id("user", body.id)?,
         email: body.email,
         name: body.name,
-        workspace_role: body.workspace_role.unwrap_or_else(|| "member".into()),
+        workspace_role: match body.workspace_role {
+            Some(role) => role,
+            None => state.service.default_workspace_role(&ws)?,
+        },
         kind: body.kind.unwrap_or_default(),
         last_active_at: None,
     };
     if state.service.store().user(&ws, &user.id).await.map_err(rolecall_service::ServiceError::from)?.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user `{}` already exists", user.id)));
     }
-    let mut revision = state.service.put_user(&actor, &ws, user.clone()).await?;
-    for g in &body.groups {
-        revision = state.service.put_member(&actor, &ws, g, &user.id, MemberRole::Member).await?;
-    }
+    let revision = state.service.put_user_in_groups(&actor, &ws, user.clone(), &body.groups).await?;
     let mut out = serde_json::to_value(&user).map_err(|e| ApiError::bad_request("invalid", e.to_string()))?;
     out["revision"] = json!(token(revision));
     Ok((StatusCode::CREATED, Json(out)))

@@ -233,6 +233,16 @@ async fn listings_search_page_and_stay_sealed() {
             .await;
         assert_eq!(s, StatusCode::CREATED);
     }
+    // A user created with an unknown group is not created at all.
+    let (s, e) = app
+        .call(
+            "POST",
+            "/v1/workspaces/acme/users",
+            json!({"id": "dan", "email": "dan@example.com", "name": "Dan", "groups": ["nope"]}),
+        )
+        .await;
+    assert_eq!((s, e["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("group_not_found")));
+    assert_eq!(app.call("GET", "/v1/workspaces/acme/users/dan", json!(null)).await.0, StatusCode::NOT_FOUND);
     let (_, page) = app.call("GET", "/v1/workspaces/acme/users?q=lee&limit=1", json!(null)).await;
     assert_eq!(page["items"][0]["id"], "ann");
     let cursor = page["next_cursor"].as_str().unwrap().to_string();

@@ -196,28 +196,55 @@ impl<S: Store> Service<S> {
 
     /// Creates or updates a user. Workspace admins (and keys) only.
     pub async fn put_user(&self, actor: &Actor, workspace: &str, user: User) -> Result<Revision, ServiceError> {
+        self.put_user_in_groups(actor, workspace, user, &[]).await
+    }
+
+    /// Creates or updates a user and adds them to `groups` as a member, in one
+    /// transaction: an unknown group or a full group changes nothing (seed 001: users are
+    /// created with their groups). Workspace admins (and keys) only.
+    pub async fn put_user_in_groups(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        user: User,
+        groups: &[String],
+    ) -> Result<Revision, ServiceError> {
         self.require_admin(actor, workspace)?;
         user.validate()?;
         let before = self.store.user(workspace, &user.id).await?;
-        let change = Change::new(
+        let mut changes = vec![Change::new(
             workspace,
             Op::PutUser { user: user.id.clone(), workspace_role: user.workspace_role.clone(), kind: user.kind },
-        );
+        )];
+        for group in groups {
+            changes.push(Change::new(
+                workspace,
+                Op::PutMember { group: group.clone(), user: user.id.clone(), role: MemberRole::Member },
+            ));
+        }
         let action = if before.is_some() { "user.update" } else { "user.create" };
         let batch = Batch {
             actor: actor.name(),
             writes: vec![Write::PutUser { workspace: workspace.into(), user: user.clone() }],
-            changes: vec![change],
+            changes,
             audit: vec![Self::audit(
                 workspace,
                 action,
                 format!("user:{}", user.id),
                 before.map(|b| json!(b)),
-                Some(json!(user)),
+                Some(json!({"user": user, "groups": groups})),
             )],
             ..Batch::default()
         };
         self.run(batch).await
+    }
+
+    /// The workspace role a new user gets when none is given: `member` when the schema has
+    /// it, otherwise its lowest role.
+    pub fn default_workspace_role(&self, workspace: &str) -> Result<String, ServiceError> {
+        let engine = self.read()?;
+        let roles = &engine.workspace(workspace)?.schema().workspace_roles;
+        Ok(roles.iter().find(|r| *r == "member").or(roles.first()).cloned().unwrap_or_default())
     }
 
     /// Creates a group. Needs the `create_group` capability; a user who creates a group
