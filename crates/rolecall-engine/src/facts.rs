@@ -1,9 +1,11 @@
 //! A workspace as the list of changes that rebuilds it: used to move a workspace onto a
 //! new schema, and by tests to compare states.
 
-use rolecall_model::{MemberRole, Op, ResourceRef, Subject, UserKind};
+use std::collections::BTreeMap;
 
-use crate::index::{Builtin, BuiltinSet, Grant, WorkspaceIndex};
+use rolecall_model::{Effect, GroupPermissions, MemberRole, Op, ResourceRef, Subject, UserKind};
+
+use crate::index::{Builtin, BuiltinSet, Grant, Scope, WorkspaceIndex};
 
 impl WorkspaceIndex {
     /// Changes that, applied in order to a fresh workspace, rebuild this one.
@@ -152,5 +154,88 @@ impl WorkspaceIndex {
     /// Every resource, in registration order.
     pub fn resource_refs(&self) -> impl Iterator<Item = ResourceRef> + '_ {
         self.resources.iter().enumerate().filter(|(_, r)| r.is_some()).map(|(i, _)| self.resource_ref(i as u32))
+    }
+}
+
+/// A permission set of a group as the directory shows it (seed 002).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionSetInfo<'a> {
+    pub id: &'a str,
+    /// For the built-in sets `owners`, `members` and `everyone`, whose assignees follow
+    /// membership; `None` for custom sets.
+    pub builtin: Option<BuiltinSet>,
+    pub permissions: GroupPermissions,
+    /// Assigned users (custom sets only), in creation order.
+    pub users: Vec<&'a str>,
+    /// Assigned groups (custom sets only).
+    pub groups: Vec<&'a str>,
+}
+
+/// A permission policy and the groups it is attached to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyInfo<'a> {
+    pub id: &'a str,
+    pub rules: BTreeMap<String, Effect>,
+    pub groups: Vec<&'a str>,
+}
+
+impl WorkspaceIndex {
+    /// The permission sets of a group, built-in sets first.
+    pub fn permission_sets(&self, group: &str) -> Option<Vec<PermissionSetInfo<'_>>> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        let mut sets: Vec<_> = g
+            .sets
+            .iter()
+            .map(|s| PermissionSetInfo {
+                id: &s.id,
+                builtin: s.builtin,
+                permissions: s.permissions,
+                users: s.users.iter().map(|u| self.user_id(u)).collect(),
+                groups: s.groups.iter().map(|h| self.group_id(*h)).collect(),
+            })
+            .collect();
+        sets.sort_by_key(|s| s.builtin.is_none());
+        Some(sets)
+    }
+
+    /// Every policy of the workspace, by id.
+    pub fn policies(&self) -> Vec<PolicyInfo<'_>> {
+        let mut out: Vec<_> = self.policies.iter().flatten().map(|p| self.policy_info(p)).collect();
+        out.sort_by_key(|p| p.id);
+        out
+    }
+
+    /// One policy.
+    pub fn policy(&self, id: &str) -> Option<PolicyInfo<'_>> {
+        let p = self.policies.get(*self.policy_ix.get(id)? as usize)?.as_ref()?;
+        Some(self.policy_info(p))
+    }
+
+    fn policy_info<'a>(&'a self, p: &'a crate::index::PolicyRec) -> PolicyInfo<'a> {
+        PolicyInfo {
+            id: &p.id,
+            rules: p.rules.iter().map(|(c, e)| (self.schema.capabilities[*c].name.clone(), *e)).collect(),
+            groups: p.groups.iter().map(|g| self.group_id(*g)).collect(),
+        }
+    }
+
+    /// The policies attached to a group, by id.
+    pub fn group_policies(&self, group: &str) -> Option<Vec<&str>> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        let mut ids: Vec<&str> =
+            g.policies.iter().filter_map(|p| self.policies.get(*p as usize)?.as_ref().map(|x| &*x.id)).collect();
+        ids.sort_unstable();
+        Some(ids)
+    }
+
+    /// A group's data scopes: dataset -> attribute -> allowed values.
+    pub fn data_scopes(&self, group: &str) -> Option<BTreeMap<&str, &Scope>> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        Some(g.scopes.iter().map(|(d, scope)| (self.schema.datasets[*d].name.as_str(), scope)).collect())
+    }
+
+    /// Whether a resource is registered.
+    pub fn has_resource(&self, resource: &ResourceRef) -> bool {
+        self.require_resource(resource).is_ok()
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use rolecall_engine::GroupAction;
 use rolecall_model::{Change, Effect, Group, GroupPermissions, MemberRole, Op, ResourceRef, Revision, Subject};
-use rolecall_store::{AuditRecord, Batch, Store, Write};
+use rolecall_store::{AuditRecord, Batch, Store, Write, label};
 use serde_json::json;
 
 use crate::{Actor, Service, ServiceError};
@@ -168,25 +168,59 @@ impl<S: Store> Service<S> {
         self.run(Self::batch(actor, writes, changes, audit)).await
     }
 
-    /// Creates or changes a permission set of a group. Needs `edit` on the group.
+    /// Creates or changes a permission set of a group, with its display name. Needs `edit`
+    /// on the group.
     pub async fn put_permission_set(
         &self,
         actor: &Actor,
         workspace: &str,
         group: &str,
         set: &str,
+        name: Option<&str>,
         permissions: GroupPermissions,
     ) -> Result<Revision, ServiceError> {
         self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        if let Some(name) = name {
+            rolecall_model::validate_name("name", name)?;
+        }
         let op = Op::PutPermissionSet { group: group.into(), set: set.into(), permissions };
         let audit = Self::audit(
             workspace,
             "permission_set.put",
             format!("group:{group}"),
             None,
-            Some(json!({"set": set, "permissions": permissions})),
+            Some(json!({"set": set, "name": name, "permissions": permissions})),
         );
-        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+        let writes = name
+            .map(|name| Write::PutLabel {
+                workspace: workspace.into(),
+                kind: label::PERMISSION_SET.into(),
+                key: format!("{group}/{set}"),
+                name: name.into(),
+            })
+            .into_iter()
+            .collect();
+        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Deletes a custom permission set. Needs `edit` on the group.
+    pub async fn delete_permission_set(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        group: &str,
+        set: &str,
+    ) -> Result<Revision, ServiceError> {
+        self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        let op = Op::DeletePermissionSet { group: group.into(), set: set.into() };
+        let audit =
+            Self::audit(workspace, "permission_set.delete", format!("group:{group}"), Some(json!({"set": set})), None);
+        let writes = vec![Write::DeleteLabels {
+            workspace: workspace.into(),
+            kind: label::PERMISSION_SET.into(),
+            key: format!("{group}/{set}"),
+        }];
+        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Adds or removes an assignee of a permission set. Needs `edit` on the group.
@@ -216,18 +250,44 @@ impl<S: Store> Service<S> {
         self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
     }
 
-    /// Creates or replaces a permission policy. Admins only.
+    /// Creates or replaces a permission policy, with its display name. Admins only.
     pub async fn put_policy(
         &self,
         actor: &Actor,
         workspace: &str,
         policy: &str,
+        name: &str,
         rules: BTreeMap<String, Effect>,
     ) -> Result<Revision, ServiceError> {
         self.require_admin(actor, workspace)?;
-        let audit = Self::audit(workspace, "policy.put", format!("policy:{policy}"), None, Some(json!(rules)));
+        rolecall_model::validate_name("name", name)?;
+        let before = self.read()?.workspace(workspace)?.policy(policy).map(|p| json!(p.rules));
+        let audit = Self::audit(
+            workspace,
+            "policy.put",
+            format!("policy:{policy}"),
+            before,
+            Some(json!({"name": name, "rules": rules})),
+        );
         let op = Op::PutPolicy { policy: policy.into(), rules };
-        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+        let writes = vec![Write::PutLabel {
+            workspace: workspace.into(),
+            kind: label::POLICY.into(),
+            key: policy.into(),
+            name: name.into(),
+        }];
+        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+    }
+
+    /// Deletes a policy (detaching it from every group). Admins only.
+    pub async fn delete_policy(&self, actor: &Actor, workspace: &str, policy: &str) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let before = self.read()?.workspace(workspace)?.policy(policy).map(|p| json!(p.rules));
+        let audit = Self::audit(workspace, "policy.delete", format!("policy:{policy}"), before, None);
+        let op = Op::DeletePolicy { policy: policy.into() };
+        let writes =
+            vec![Write::DeleteLabels { workspace: workspace.into(), kind: label::POLICY.into(), key: policy.into() }];
+        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Attaches a policy to a group or detaches it. Admins only.
@@ -339,6 +399,63 @@ impl<S: Store> Service<S> {
 }
 
 impl<S: Store> Service<S> {
+    /// Deletes a workspace and everything in it. Root only.
+    pub async fn delete_workspace(&self, actor: &Actor, workspace: &str) -> Result<Revision, ServiceError> {
+        actor.require_root()?;
+        self.read()?.workspace(workspace)?;
+        let before = self.store().workspace(workspace).await?;
+        let audit = Self::audit(
+            workspace,
+            "workspace.delete",
+            format!("workspace:{workspace}"),
+            before.map(|w| json!(w)),
+            None,
+        );
+        let writes = vec![Write::DeleteWorkspace { workspace: workspace.into() }];
+        self.run(Self::batch(actor, writes, vec![Change::new(workspace, Op::DeleteWorkspace)], audit)).await
+    }
+
+    /// Replaces a workspace's schema. Refused (naming them) when existing grants, resources,
+    /// users, policies or scopes would not fit the new one. Admins only.
+    pub async fn replace_schema(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        schema: rolecall_model::SchemaDoc,
+    ) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let row = self.store().workspace(workspace).await?.ok_or_else(|| {
+            ServiceError::Engine(rolecall_engine::EngineError::WorkspaceNotFound(workspace.to_string()))
+        })?;
+        let before = self.store().schema(workspace).await?;
+        let schema_json = serde_json::to_value(&schema).map_err(|e| ServiceError::Corrupt(e.to_string()))?;
+        let audit = Self::audit(
+            workspace,
+            "schema.replace",
+            format!("workspace:{workspace}"),
+            before,
+            Some(schema_json.clone()),
+        );
+        let writes = vec![Write::PutWorkspace { workspace: row, schema: schema_json }];
+        let changes = vec![Change::new(workspace, Op::ReplaceSchema { schema })];
+        self.run(Self::batch(actor, writes, changes, audit)).await
+    }
+
+    /// Deletes a resource and its rules; refused while it has children. Admins only.
+    pub async fn delete_resource(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        resource: &ResourceRef,
+    ) -> Result<Revision, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let before = self.store().resource(workspace, resource).await?;
+        let audit = Self::audit(workspace, "resource.delete", resource.to_string(), before.map(|r| json!(r)), None);
+        let writes = vec![Write::DeleteResource { workspace: workspace.into(), resource: resource.clone() }];
+        let changes = vec![Change::new(workspace, Op::DeleteResource { resource: resource.clone() })];
+        self.run(Self::batch(actor, writes, changes, audit)).await
+    }
+
     /// Stores a workspace API key (its hash). Root, the workspace's keys and its admins.
     pub async fn create_api_key(
         &self,

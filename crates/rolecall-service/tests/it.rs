@@ -264,7 +264,7 @@ async fn revoking_needs_as_much_as_granting() {
     assert_eq!(err.code(), "grant_not_found");
     // Policies and scopes are for admins.
     let rules = [("create_app".to_string(), rolecall_model::Effect::Allow)].into();
-    assert_eq!(service.put_policy(&as_user("eve"), WS, "p", rules).await.unwrap_err().code(), "forbidden");
+    assert_eq!(service.put_policy(&as_user("eve"), WS, "p", "P", rules).await.unwrap_err().code(), "forbidden");
     let scope = Some([("country".to_string(), vec!["FR".to_string()])].into());
     assert_eq!(
         service.put_data_scope(&as_user("eve"), WS, "everyone", "sales", scope.clone()).await.unwrap_err().code(),

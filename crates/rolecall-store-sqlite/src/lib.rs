@@ -93,6 +93,27 @@ impl SqliteStore {
             .map_err(backend)
     }
 
+    async fn delete_labels(
+        tx: &mut Transaction<'_, Sqlite>,
+        workspace: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM labels WHERE workspace = ? AND kind = ?
+               AND (key = ? OR substr(key, 1, length(?) + 1) = ? || '/')",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(key)
+        .bind(key)
+        .bind(key)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(backend)
+    }
+
     async fn changes(
         &self,
         workspace: Option<&str>,
@@ -191,6 +212,7 @@ impl SqliteStore {
             }
             Write::DeleteGroup { workspace, group } => {
                 SqliteStore::delete_grants_of(tx, workspace, "group", group).await?;
+                SqliteStore::delete_labels(tx, workspace, rolecall_store::label::PERMISSION_SET, group).await?;
                 sqlx::query("DELETE FROM groups WHERE workspace = ? AND id = ?")
                     .bind(workspace)
                     .bind(group)
@@ -273,6 +295,21 @@ impl SqliteStore {
                     .execute(&mut **tx)
                     .await
             }
+            Write::PutLabel { workspace, kind, key, name } => {
+                sqlx::query(
+                    "INSERT INTO labels (workspace, kind, key, name) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (workspace, kind, key) DO UPDATE SET name = excluded.name",
+                )
+                .bind(workspace)
+                .bind(kind)
+                .bind(key)
+                .bind(name)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteLabels { workspace, kind, key } => {
+                return SqliteStore::delete_labels(tx, workspace, kind, key).await;
+            }
         };
         result.map(|_| ()).map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(conflict(write)),
@@ -324,6 +361,19 @@ fn group_from(row: &SqliteRow) -> Result<Group, StoreError> {
         visibility: from_name(row.try_get("visibility").map_err(corrupt)?)?,
         apply_privileges: row.try_get("apply_privileges").map_err(corrupt)?,
         notify: from_name(row.try_get("notify").map_err(corrupt)?)?,
+    })
+}
+
+fn resource_from(row: &SqliteRow) -> Result<Resource, StoreError> {
+    let parent_type: Option<String> = row.try_get("parent_type").map_err(corrupt)?;
+    let parent_id: Option<String> = row.try_get("parent_id").map_err(corrupt)?;
+    Ok(Resource {
+        resource: ResourceRef::new(
+            row.try_get::<String, _>("type").map_err(corrupt)?,
+            row.try_get::<String, _>("id").map_err(corrupt)?,
+        ),
+        name: row.try_get("name").map_err(corrupt)?,
+        parent: parent_type.zip(parent_id).map(|(t, i)| ResourceRef::new(t, i)),
     })
 }
 
@@ -467,6 +517,71 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn schema(&self, workspace: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = sqlx::query("SELECT schema FROM workspaces WHERE id = ?")
+            .bind(workspace)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            let text: String = r.try_get("schema").map_err(corrupt)?;
+            serde_json::from_str(&text).map_err(corrupt)
+        })
+        .transpose()
+    }
+
+    async fn labels(
+        &self,
+        workspace: &str,
+        kind: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key, name FROM labels WHERE workspace = ? AND kind = ?
+               AND (? IS NULL OR key = ? OR substr(key, 1, length(?) + 1) = ? || '/')
+             ORDER BY key",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(prefix)
+        .bind(prefix)
+        .bind(prefix)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| Ok((r.try_get("key").map_err(corrupt)?, r.try_get("name").map_err(corrupt)?))).collect()
+    }
+
+    async fn resources(
+        &self,
+        workspace: &str,
+        kind: Option<&str>,
+        query: Option<&str>,
+        req: PageRequest,
+    ) -> Result<Page<Resource>, StoreError> {
+        // The page key is `type/id`: ids cannot contain `/`, so it orders like (type, id).
+        let rows = sqlx::query(
+            "SELECT * FROM resources WHERE workspace = ? AND (type || '/' || id) > ?
+               AND (? IS NULL OR type = ?)
+               AND (? IS NULL OR instr(lower(name), lower(?)) > 0 OR instr(lower(id), lower(?)) > 0)
+             ORDER BY type || '/' || id LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(req.after.as_deref().unwrap_or(""))
+        .bind(kind)
+        .bind(kind)
+        .bind(query)
+        .bind(query)
+        .bind(query)
+        .bind(i64::from(req.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(resource_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, req.limit, |r| format!("{}/{}", r.resource.kind, r.resource.id)))
+    }
+
     async fn user(&self, workspace: &str, id: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query("SELECT * FROM users WHERE workspace = ? AND id = ?")
             .bind(workspace)
@@ -504,14 +619,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let parent_type: Option<String> = row.try_get("parent_type").map_err(corrupt)?;
-        let parent_id: Option<String> = row.try_get("parent_id").map_err(corrupt)?;
-        Ok(Some(Resource {
-            resource: resource.clone(),
-            name: row.try_get("name").map_err(corrupt)?,
-            parent: parent_type.zip(parent_id).map(|(t, i)| ResourceRef::new(t, i)),
-        }))
+        row.as_ref().map(resource_from).transpose()
     }
 
     async fn grants(

@@ -25,6 +25,9 @@ pub async fn run<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(fresh: F) {
     audit_entries_are_kept_and_filtered_by_actor(fresh().await).await;
     rules_are_listed_by_tab_search_role_and_sort(fresh().await).await;
     api_keys_are_found_by_hash_only(fresh().await).await;
+    labels_are_kept_by_key_and_go_with_their_group(fresh().await).await;
+    resources_list_by_type_and_search_and_page(fresh().await).await;
+    the_schema_reads_back_as_written(fresh().await).await;
 }
 
 pub fn workspace_batch(id: &str) -> Batch {
@@ -386,4 +389,101 @@ async fn api_keys_are_found_by_hash_only<S: Store>(store: S) {
     assert!(matches!(store.commit(again).await, Err(StoreError::Conflict(_))));
     store.commit(writes(vec![Write::DeleteApiKey { workspace: "acme".into(), id: "k1".into() }], 7)).await.unwrap();
     assert_eq!(store.api_key("h1").await.unwrap(), None);
+}
+
+async fn labels_are_kept_by_key_and_go_with_their_group<S: Store>(store: S) {
+    use crate::label::{PERMISSION_SET, POLICY};
+    store.commit(workspace_batch("acme")).await.unwrap();
+    store.commit(workspace_batch("other")).await.unwrap();
+    let label = |ws: &str, kind: &str, key: &str, name: &str| Write::PutLabel {
+        workspace: ws.into(),
+        kind: kind.into(),
+        key: key.into(),
+        name: name.into(),
+    };
+    let put_group = |id: &str| Write::PutGroup { workspace: "acme".into(), group: group(id, id, &[]) };
+    store
+        .commit(writes(
+            vec![
+                put_group("team"),
+                put_group("team-b"),
+                label("acme", PERMISSION_SET, "team/leads", "Team Leaders"),
+                label("acme", PERMISSION_SET, "team/auditors", "Auditors"),
+                label("acme", PERMISSION_SET, "team-b/leads", "B leads"),
+                label("acme", POLICY, "no-apps", "No apps"),
+                label("other", PERMISSION_SET, "team/leads", "Elsewhere"),
+            ],
+            1,
+        ))
+        .await
+        .unwrap();
+    let sets = store.labels("acme", PERMISSION_SET, Some("team")).await.unwrap();
+    // `team-b/...` shares the prefix text but is another group's.
+    assert_eq!(sets, vec![("team/auditors".into(), "Auditors".into()), ("team/leads".into(), "Team Leaders".into())]);
+    assert_eq!(store.labels("acme", POLICY, None).await.unwrap(), vec![("no-apps".into(), "No apps".into())]);
+    // Renaming replaces the name.
+    store.commit(writes(vec![label("acme", PERMISSION_SET, "team/leads", "Leads")], 2)).await.unwrap();
+    assert_eq!(store.labels("acme", PERMISSION_SET, Some("team/leads")).await.unwrap()[0].1, "Leads");
+    // Deleting one label, then the group: its sets' labels go with it, nobody else's.
+    let delete =
+        Write::DeleteLabels { workspace: "acme".into(), kind: PERMISSION_SET.into(), key: "team/auditors".into() };
+    store.commit(writes(vec![delete], 3)).await.unwrap();
+    assert_eq!(store.labels("acme", PERMISSION_SET, Some("team")).await.unwrap().len(), 1);
+    store.commit(writes(vec![Write::DeleteGroup { workspace: "acme".into(), group: "team".into() }], 4)).await.unwrap();
+    assert!(store.labels("acme", PERMISSION_SET, Some("team")).await.unwrap().is_empty());
+    assert_eq!(store.labels("acme", PERMISSION_SET, None).await.unwrap().len(), 1);
+    assert_eq!(store.labels("other", PERMISSION_SET, None).await.unwrap()[0].1, "Elsewhere");
+}
+
+async fn resources_list_by_type_and_search_and_page<S: Store>(store: S) {
+    store.commit(workspace_batch("acme")).await.unwrap();
+    store.commit(workspace_batch("other")).await.unwrap();
+    let app =
+        |id: &str, name: &str| Resource { resource: ResourceRef::new("app", id), name: name.into(), parent: None };
+    let mut rows = vec![app("crm", "Sales CRM"), app("hr", "People"), app("wiki", "Company wiki")];
+    for i in 0..5 {
+        rows.push(Resource {
+            resource: ResourceRef::new("workflow", format!("crm-{i}")),
+            name: format!("Sales flow {i}"),
+            parent: Some(ResourceRef::new("app", "crm")),
+        });
+    }
+    let put = |ws: &str, r: &Resource| Write::PutResource { workspace: ws.into(), resource: r.clone() };
+    let mut all: Vec<Write> = rows.iter().map(|r| put("acme", r)).collect();
+    all.push(put("other", &app("secret", "Sales secret")));
+    store.commit(writes(all, 1)).await.unwrap();
+
+    let list = |kind: Option<&'static str>, q: Option<&'static str>, after: Option<String>, limit: u32| {
+        let store = &store;
+        async move { store.resources("acme", kind, q, PageRequest { after, limit }).await.unwrap() }
+    };
+    let apps = list(Some("app"), None, None, 10).await;
+    assert_eq!(apps.items.iter().map(|r| r.resource.id.as_str()).collect::<Vec<_>>(), ["crm", "hr", "wiki"]);
+    assert_eq!(apps.next, None);
+    // Search matches names and ids, any case, across types, never another workspace.
+    let sales = list(None, Some("SALES"), None, 10).await;
+    assert_eq!(sales.items.len(), 6);
+    assert!(sales.items.iter().all(|r| r.resource.id != "secret"));
+    assert_eq!(list(None, Some("hr"), None, 10).await.items.len(), 1);
+    // Pages follow on without gap or repeat; parents read back.
+    let first = list(Some("workflow"), None, None, 2).await;
+    let second = list(Some("workflow"), None, first.next.clone(), 2).await;
+    let third = list(Some("workflow"), None, second.next.clone(), 2).await;
+    let ids: Vec<_> =
+        [first.items, second.items, third.items.clone()].concat().into_iter().map(|r| r.resource.id).collect();
+    assert_eq!(ids, ["crm-0", "crm-1", "crm-2", "crm-3", "crm-4"]);
+    assert_eq!(third.next, None);
+    assert_eq!(third.items[0].parent, Some(ResourceRef::new("app", "crm")));
+}
+
+async fn the_schema_reads_back_as_written<S: Store>(store: S) {
+    assert_eq!(store.schema("acme").await.unwrap(), None);
+    store.commit(workspace_batch("acme")).await.unwrap();
+    assert_eq!(store.schema("acme").await.unwrap(), Some(json!({})));
+    let schema = json!({"workspace_roles": ["member", "admin"], "admin_roles": ["admin"]});
+    let rename =
+        Write::PutWorkspace { workspace: Workspace { id: "acme".into(), name: "Acme".into() }, schema: schema.clone() };
+    store.commit(writes(vec![rename], 2)).await.unwrap();
+    assert_eq!(store.schema("acme").await.unwrap(), Some(schema));
+    assert_eq!(store.workspace("acme").await.unwrap().unwrap().name, "Acme");
 }

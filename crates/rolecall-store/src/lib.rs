@@ -88,6 +88,27 @@ pub enum Write {
         workspace: String,
         id: String,
     },
+    /// Names a thing the engine knows only by id (`kind` is e.g. `permission_set`, `policy`).
+    PutLabel {
+        workspace: String,
+        kind: String,
+        key: String,
+        name: String,
+    },
+    /// Removes the labels of `kind` whose key is `key` or starts with `key/`.
+    DeleteLabels {
+        workspace: String,
+        kind: String,
+        key: String,
+    },
+}
+
+/// The kinds of labels the service keeps.
+pub mod label {
+    /// A permission set of a group; key `group/set`.
+    pub const PERMISSION_SET: &str = "permission_set";
+    /// A permission policy; key = its id.
+    pub const POLICY: &str = "policy";
 }
 
 /// A workspace API key as stored: the hash of the secret, never the secret.
@@ -229,6 +250,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
     fn workspace(&self, id: &str) -> impl Future<Output = Result<Option<Workspace>, StoreError>> + Send;
+
+    /// The schema document of a workspace, as it was written.
+    fn schema(&self, workspace: &str) -> impl Future<Output = Result<Option<serde_json::Value>, StoreError>> + Send;
+
+    /// Labels of one kind in a workspace whose key is `prefix` or starts with `prefix/`
+    /// (every label of the kind when `prefix` is `None`), by key: `(key, name)`.
+    fn labels(
+        &self,
+        workspace: &str,
+        kind: &str,
+        prefix: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
+
+    /// Resources of a workspace, optionally of one type, whose name or id contains `query`
+    /// (any case), ordered by type then id.
+    fn resources(
+        &self,
+        workspace: &str,
+        kind: Option<&str>,
+        query: Option<&str>,
+        page: PageRequest,
+    ) -> impl Future<Output = Result<Page<Resource>, StoreError>> + Send;
 
     fn user(&self, workspace: &str, id: &str) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
