@@ -13,11 +13,18 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Structured facts about the refusal (`{}` when there are none).
+    pub details: serde_json::Value,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), details: json!({}) }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.details = details;
+        self
     }
 
     pub fn unauthorized() -> ApiError {
@@ -48,13 +55,30 @@ impl From<ServiceError> for ApiError {
             }
             other => other.to_string(),
         };
-        ApiError { status, code: e.code(), message }
+        let details = match &e {
+            ServiceError::Engine(engine) => engine_details(engine),
+            ServiceError::RoleConflict { held } => json!({"held": held}),
+            ServiceError::NotYet { wanted } => json!({"at_least": wanted.to_string()}),
+            _ => json!({}),
+        };
+        ApiError { status, code: e.code(), message, details }
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
-        ApiError { status: engine_status(&e), code: e.code(), message: e.to_string() }
+        ApiError { status: engine_status(&e), code: e.code(), message: e.to_string(), details: engine_details(&e) }
+    }
+}
+
+/// The facts a client acts on, beyond the message.
+fn engine_details(e: &EngineError) -> serde_json::Value {
+    match e {
+        EngineError::SchemaOrphans(orphans) => json!({"orphans": orphans}),
+        EngineError::LimitExceeded { limit, max, group } => json!({"limit": limit, "max": max, "group": group}),
+        EngineError::Cycle { group, child } => json!({"group": group, "child": child}),
+        EngineError::ResourceHasChildren { resource, children } => json!({"resource": resource, "children": children}),
+        _ => json!({}),
     }
 }
 
@@ -79,7 +103,7 @@ fn engine_status(e: &EngineError) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message, "details": {}}});
+        let body = json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
         (self.status, Json(body)).into_response()
     }
 }

@@ -4,6 +4,7 @@
 mod error;
 mod json;
 mod listing;
+mod manage;
 
 use std::sync::Arc;
 
@@ -11,7 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
+
 use axum::{Json, Router};
+pub use manage::REVISION_HEADER;
 use rolecall_engine::{Explanation, Step};
 use rolecall_model::{
     Group, MemberRole, Notify, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, UserKind, Visibility,
@@ -71,16 +74,61 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/workspaces", post(create_workspace::<S>))
+        .route(ws, get(manage::get_workspace::<S>).delete(manage::delete_workspace::<S>))
+        .route(&format!("{ws}/schema"), get(manage::get_schema::<S>).put(manage::put_schema::<S>))
         .route(&format!("{ws}/api-keys"), post(create_api_key::<S>))
         .route(&format!("{ws}/users"), post(create_user::<S>).get(listing::list_users::<S>))
-        .route(&format!("{ws}/users/{{id}}"), get(listing::get_user::<S>).delete(listing::delete_user::<S>))
+        .route(
+            &format!("{ws}/users/{{id}}"),
+            get(listing::get_user::<S>).patch(manage::patch_user::<S>).delete(listing::delete_user::<S>),
+        )
         .route(&format!("{ws}/groups"), post(create_group::<S>).get(listing::list_groups::<S>))
-        .route(&format!("{ws}/groups/{{id}}"), get(listing::get_group::<S>).delete(listing::delete_group::<S>))
+        .route(&format!("{ws}/groups/bulk"), post(manage::bulk::<S>))
+        .route(
+            &format!("{ws}/groups/{{id}}"),
+            get(listing::get_group::<S>).patch(manage::patch_group::<S>).delete(listing::delete_group::<S>),
+        )
+        .route(&format!("{ws}/groups/{{g}}/members"), get(manage::list_members::<S>))
         .route(
             &format!("{ws}/groups/{{g}}/members/users/{{u}}"),
             put(put_member::<S>).delete(listing::delete_member::<S>),
         )
-        .route(&format!("{ws}/resources"), post(create_resource::<S>))
+        .route(
+            &format!("{ws}/groups/{{g}}/members/groups/{{child}}"),
+            put(manage::put_child::<S>).delete(manage::delete_child::<S>),
+        )
+        .route(
+            &format!("{ws}/groups/{{g}}/permission-sets"),
+            get(manage::list_permission_sets::<S>).post(manage::create_permission_set::<S>),
+        )
+        .route(
+            &format!("{ws}/groups/{{g}}/permission-sets/{{set}}"),
+            axum::routing::patch(manage::patch_permission_set::<S>).delete(manage::delete_permission_set::<S>),
+        )
+        .route(
+            &format!("{ws}/groups/{{g}}/permission-sets/{{set}}/assignees/{{kind}}/{{id}}"),
+            put(manage::put_assignee::<S>).delete(manage::delete_assignee::<S>),
+        )
+        .route(&format!("{ws}/groups/{{g}}/policies"), get(manage::group_policies::<S>))
+        .route(
+            &format!("{ws}/groups/{{g}}/policies/{{policy}}"),
+            put(manage::attach_policy::<S>).delete(manage::detach_policy::<S>),
+        )
+        .route(&format!("{ws}/groups/{{g}}/data-scopes"), get(manage::list_data_scopes::<S>))
+        .route(
+            &format!("{ws}/groups/{{g}}/data-scopes/{{dataset}}"),
+            put(manage::put_data_scope::<S>).delete(manage::delete_data_scope::<S>),
+        )
+        .route(&format!("{ws}/policies"), post(manage::create_policy::<S>).get(manage::list_policies::<S>))
+        .route(
+            &format!("{ws}/policies/{{id}}"),
+            get(manage::get_policy::<S>).patch(manage::patch_policy::<S>).delete(manage::delete_policy::<S>),
+        )
+        .route(&format!("{ws}/resources"), post(create_resource::<S>).get(manage::list_resources::<S>))
+        .route(
+            &format!("{ws}/resources/{{kind}}/{{id}}"),
+            get(manage::get_resource::<S>).patch(manage::patch_resource::<S>).delete(manage::delete_resource::<S>),
+        )
         .route(
             &format!("{ws}/resources/{{kind}}/{{id}}/grants"),
             put(put_grant::<S>).get(listing::list_grants::<S>).delete(listing::revoke_grant::<S>),
@@ -248,10 +296,7 @@ async fn create_user<S: Store>(
         kind: body.kind.unwrap_or_default(),
         last_active_at: None,
     };
-    if state.service.store().user(&ws, &user.id).await.map_err(rolecall_service::ServiceError::from)?.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user `{}` already exists", user.id)));
-    }
-    let revision = state.service.put_user_in_groups(&actor, &ws, user.clone(), &body.groups).await?;
+    let revision = state.service.create_user(&actor, &ws, user.clone(), &body.groups).await?;
     let mut out = serde_json::to_value(&user).map_err(|e| ApiError::bad_request("invalid", e.to_string()))?;
     out["revision"] = json!(token(revision));
     Ok((StatusCode::CREATED, Json(out)))
@@ -364,14 +409,7 @@ async fn put_grant<S: Store>(
     let actor = caller.actor(Some(&ws))?;
     let resource = ResourceRef::new(kind, id);
     let result = state.service.put_grant(&actor, &ws, &resource, &body.subject, &body.role, body.replace).await;
-    let (outcome, revision) = match result {
-        Err(rolecall_service::ServiceError::RoleConflict { held }) => {
-            let message = format!("the subject already holds role `{held}`; pass \"replace\": true to change it");
-            let body = json!({"error": {"code": "role_conflict", "message": message, "details": {"held": held}}});
-            return Ok((StatusCode::CONFLICT, Json(body)));
-        }
-        other => other?,
-    };
+    let (outcome, revision) = result?;
     let (status, outcome) = match outcome {
         GrantOutcome::Created => (StatusCode::CREATED, json!("created")),
         GrantOutcome::Unchanged => (StatusCode::OK, json!("unchanged")),

@@ -18,7 +18,7 @@ use crate::{ApiError, AppState, Caller, token};
 
 type Shared<S> = State<Arc<AppState<S>>>;
 
-fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+pub(crate) fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(50) {
         0 | 1001.. => Err(ApiError::bad_request("invalid_limit", "`limit` is 1 to 1000")),
         n => Ok(n),
@@ -26,11 +26,11 @@ fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
 }
 
 /// Cursors are opaque to clients: `c` + hex of the key to resume after.
-fn encode_cursor(key: &str) -> String {
+pub(crate) fn encode_cursor(key: &str) -> String {
     format!("c{}", key.bytes().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
+pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
     let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this service gave");
     let Some(c) = cursor else { return Ok(None) };
     let hex = c.strip_prefix('c').ok_or_else(bad)?;
@@ -45,7 +45,7 @@ fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
     String::from_utf8(bytes).map(Some).map_err(|_| bad())
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
@@ -88,13 +88,12 @@ pub async fn delete_user<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
     caller: Caller,
-) -> Result<StatusCode, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let actor = caller.actor(Some(&ws))?;
-    state.service.delete_user(&actor, &ws, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(crate::manage::deleted(state.service.delete_user(&actor, &ws, &id).await?))
 }
 
-fn group_json<S: Store>(state: &AppState<S>, ws: &str, g: &rolecall_model::Group) -> Value {
+pub(crate) fn group_json<S: Store>(state: &AppState<S>, ws: &str, g: &rolecall_model::Group) -> Value {
     let mut v = to_json(g);
     let engine = state.service.snapshot();
     let index = engine.workspace(ws).ok();
@@ -157,20 +156,18 @@ pub async fn delete_group<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
     caller: Caller,
-) -> Result<StatusCode, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let actor = caller.actor(Some(&ws))?;
-    state.service.delete_group(&actor, &ws, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(crate::manage::deleted(state.service.delete_group(&actor, &ws, &id).await?))
 }
 
 pub async fn delete_member<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, u)): Path<(String, String, String)>,
     caller: Caller,
-) -> Result<StatusCode, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let actor = caller.actor(Some(&ws))?;
-    state.service.remove_member(&actor, &ws, &g, &u).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(crate::manage::deleted(state.service.remove_member(&actor, &ws, &g, &u).await?))
 }
 
 #[derive(Deserialize)]
@@ -244,15 +241,14 @@ pub async fn revoke_grant<S: Store>(
     Path((ws, kind, id)): Path<(String, String, String)>,
     caller: Caller,
     ApiQuery(query): ApiQuery<RevokeQuery>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let actor = caller.actor(Some(&ws))?;
     let subject = match (query.user, query.group) {
         (Some(u), None) => Subject::User(u),
         (None, Some(g)) => Subject::Group(g),
         _ => return Err(ApiError::bad_request("invalid_query", "give exactly one of `user` or `group`")),
     };
-    state.service.revoke_grant(&actor, &ws, &ResourceRef::new(kind, id), &subject).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(crate::manage::deleted(state.service.revoke_grant(&actor, &ws, &ResourceRef::new(kind, id), &subject).await?))
 }
 
 #[derive(Deserialize)]

@@ -239,3 +239,42 @@ impl WorkspaceIndex {
         self.require_resource(resource).is_ok()
     }
 }
+
+/// One page of a group's direct members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberPage<'a> {
+    pub users: Vec<(&'a str, MemberRole)>,
+    /// Whether more members follow this page.
+    pub more: bool,
+}
+
+impl WorkspaceIndex {
+    /// Up to `limit` direct user members of a group from position `offset`, in the order
+    /// users were created, optionally only those holding `role`. For the built-in groups
+    /// these are their automatic members. Cost is linear in `offset + limit`, never in the
+    /// group's size.
+    pub fn members_page(
+        &self,
+        group: &str,
+        role: Option<MemberRole>,
+        offset: u64,
+        limit: usize,
+    ) -> Option<MemberPage<'_>> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        let selected = match role {
+            None => g.direct.clone(),
+            Some(MemberRole::Owner) => g.owners.clone(),
+            Some(MemberRole::Editor) => g.editors.clone(),
+            Some(MemberRole::Member) => &(&g.direct - &g.owners) - &g.editors,
+        };
+        let mut users: Vec<_> = selected
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(limit + 1)
+            .filter_map(|u| Some((self.user_id(u), g.role_of(u)?)))
+            .collect();
+        let more = users.len() > limit;
+        users.truncate(limit);
+        Some(MemberPage { users, more })
+    }
+}

@@ -43,6 +43,14 @@ pub enum GrantOutcome {
     Replaced { previous: String },
 }
 
+/// What a write expects of the thing it writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exists {
+    Must,
+    MustNot,
+    Either,
+}
+
 /// The service: a store and the engine kept equal to its change log.
 #[derive(Debug)]
 pub struct Service<S: Store> {
@@ -124,10 +132,21 @@ impl<S: Store> Service<S> {
 
     /// Validates `changes` one by one against the engine as it would be after the previous
     /// ones, commits the batch, then applies the changes. Returns the last revision.
-    pub(crate) async fn run(&self, mut batch: Batch) -> Result<Revision, ServiceError> {
+    pub(crate) async fn run(&self, batch: Batch) -> Result<Revision, ServiceError> {
+        self.run_if(batch, |_| Ok(())).await
+    }
+
+    /// Like [`Service::run`], after `precondition` holds on the engine under the write lock
+    /// (e.g. "this id is not taken": checked and written with no other write in between).
+    pub(crate) async fn run_if(
+        &self,
+        mut batch: Batch,
+        precondition: impl FnOnce(&Engine) -> Result<(), ServiceError>,
+    ) -> Result<Revision, ServiceError> {
         let _one_at_a_time = self.writer.lock().await;
         let head = {
             let engine = self.read()?;
+            precondition(&engine)?;
             match batch.changes.as_slice() {
                 [] => {}
                 [one] => engine.validate(one)?,
@@ -196,18 +215,34 @@ impl<S: Store> Service<S> {
 
     /// Creates or updates a user. Workspace admins (and keys) only.
     pub async fn put_user(&self, actor: &Actor, workspace: &str, user: User) -> Result<Revision, ServiceError> {
-        self.put_user_in_groups(actor, workspace, user, &[]).await
+        self.write_user(actor, workspace, user, &[], Exists::Either).await
     }
 
-    /// Creates or updates a user and adds them to `groups` as a member, in one
-    /// transaction: an unknown group or a full group changes nothing (seed 001: users are
-    /// created with their groups). Workspace admins (and keys) only.
-    pub async fn put_user_in_groups(
+    /// Changes an existing user (a user deleted meanwhile is not brought back).
+    pub async fn update_user(&self, actor: &Actor, workspace: &str, user: User) -> Result<Revision, ServiceError> {
+        self.write_user(actor, workspace, user, &[], Exists::Must).await
+    }
+
+    /// Creates a user and adds them to `groups` as a member, in one transaction: an
+    /// unknown group or a full group changes nothing (seed 001: users are created with
+    /// their groups). A user id already taken is a conflict. Workspace admins (and keys) only.
+    pub async fn create_user(
         &self,
         actor: &Actor,
         workspace: &str,
         user: User,
         groups: &[String],
+    ) -> Result<Revision, ServiceError> {
+        self.write_user(actor, workspace, user, groups, Exists::MustNot).await
+    }
+
+    async fn write_user(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        user: User,
+        groups: &[String],
+        exists: Exists,
     ) -> Result<Revision, ServiceError> {
         self.require_admin(actor, workspace)?;
         user.validate()?;
@@ -236,7 +271,13 @@ impl<S: Store> Service<S> {
             )],
             ..Batch::default()
         };
-        self.run(batch).await
+        let id = user.id.clone();
+        self.run_if(batch, |engine| match engine.workspace(workspace)?.user_info(&id) {
+            Some(_) if exists == Exists::MustNot => Err(ServiceError::Conflict(format!("user `{id}` already exists"))),
+            None if exists == Exists::Must => Err(rolecall_engine::EngineError::UserNotFound(id.clone()).into()),
+            _ => Ok(()),
+        })
+        .await
     }
 
     /// The workspace role a new user gets when none is given: `member` when the schema has
@@ -252,11 +293,6 @@ impl<S: Store> Service<S> {
     pub async fn create_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
         self.authorize(actor, workspace, "create_group", &ResourceRef::new("workspace", workspace))?;
         group.validate()?;
-        if self.store.group(workspace, &group.id).await?.is_some()
-            || self.read()?.workspace(workspace)?.builtin(&group.id).is_some()
-        {
-            return Err(ServiceError::Conflict(format!("group `{}` already exists", group.id)));
-        }
         let mut changes = vec![Change::new(
             workspace,
             Op::PutGroup {
@@ -285,7 +321,12 @@ impl<S: Store> Service<S> {
             )],
             ..Batch::default()
         };
-        self.run(batch).await
+        let id = group.id.clone();
+        self.run_if(batch, |engine| match engine.workspace(workspace)?.member_count(&id) {
+            Some(_) => Err(ServiceError::Conflict(format!("group `{id}` already exists"))),
+            None => Ok(()),
+        })
+        .await
     }
 
     /// Adds a user to a group or changes their role. Needs `manage_members` on the group;
