@@ -1,0 +1,159 @@
+//! A real server for each test: the API on 127.0.0.1 port 0, a fresh data directory, and
+//! a plain HTTP client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use rolecall_model::Limits;
+use rolecall_service::Service;
+use rolecall_store_sqlite::SqliteStore;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const ROOT: &str = "root-secret-for-tests";
+
+pub struct App {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    client: reqwest::Client,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// One answer: status, JSON body (`null` when empty) and the revision header.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub revision: Option<String>,
+}
+
+impl Answer {
+    /// The error code of a refusal.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl App {
+    pub async fn start() -> App {
+        App::start_in(tempfile::tempdir().unwrap(), Limits::default()).await
+    }
+
+    pub async fn with_limits(limits: Limits) -> App {
+        App::start_in(tempfile::tempdir().unwrap(), limits).await
+    }
+
+    /// Starts a server on the data in `dir` (a restart when it holds data).
+    pub async fn start_in(dir: TempDir, limits: Limits) -> App {
+        let store = SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
+        let service = Service::open(store, limits).await.unwrap();
+        let router = rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    stopped.await.ok();
+                })
+                .await
+                .unwrap();
+        });
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        App { addr, dir, client, shutdown, server }
+    }
+
+    /// Stops the server (its store is closed) and hands back the data directory.
+    pub async fn stop(self) -> TempDir {
+        self.shutdown.send(()).ok();
+        self.server.await.unwrap();
+        self.dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Any request: `key` as the bearer, `actor` as `Rolecall-Actor`, `body` as JSON.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        actor: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(actor) = actor {
+            req = req.header("rolecall-actor", actor);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let revision = res.headers().get("rolecall-revision").and_then(|v| v.to_str().ok()).map(String::from);
+        let bytes = res.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)))
+        };
+        assert!(!status.is_server_error(), "{path}: a 5xx: {status} {body}");
+        Answer { status, body, revision }
+    }
+
+    /// A request with the root key.
+    pub async fn root(&self, method: &str, path: &str, body: Value) -> Answer {
+        let body = (!body.is_null()).then_some(body);
+        self.send(method, path, ROOT, None, body.as_ref()).await
+    }
+
+    /// A request with the root key acting as `user`.
+    pub async fn acting(&self, user: &str, method: &str, path: &str, body: Value) -> Answer {
+        let body = (!body.is_null()).then_some(body);
+        self.send(method, path, ROOT, Some(user), body.as_ref()).await
+    }
+
+    /// A root request that must succeed with `status`; returns its body.
+    pub async fn ok(&self, method: &str, path: &str, body: Value, status: u16) -> Value {
+        let a = self.root(method, path, body).await;
+        assert_eq!(a.status.as_u16(), status, "{method} {path}: {}", a.body);
+        a.body
+    }
+
+    /// Creates workspace `ws` with `schema` (the default schema when `null`).
+    pub async fn workspace(&self, ws: &str, schema: Value) -> Value {
+        let mut body = json!({"id": ws, "name": format!("Workspace {ws}")});
+        if !schema.is_null() {
+            body["schema"] = schema;
+        }
+        self.ok("POST", "/v1/workspaces", body, 201).await
+    }
+
+    /// Creates a user with an email derived from the id.
+    pub async fn user(&self, ws: &str, id: &str, role: &str) {
+        let body = json!({"id": id, "email": format!("{id}@example.test"), "name": id, "workspace_role": role});
+        self.ok("POST", &format!("/v1/workspaces/{ws}/users"), body, 201).await;
+    }
+}
+
+/// A small schema with one app/workflow pair, used by most tests.
+pub fn apps_schema() -> Value {
+    json!({
+        "workspace_roles": ["consumer", "member", "creator", "admin", "owner"],
+        "admin_roles": ["admin", "owner"],
+        "capabilities": {"create_group": "member", "create_app": "admin"},
+        "resource_types": {
+            "app": {"roles": ["runner", "admin"], "actions": {"run": "runner", "update": "admin"},
+                    "implied_by_workspace_role": {"admin": "admin"}},
+            "workflow": {"parent": "app", "roles": ["runner", "admin"], "deny_role": "restricted",
+                         "actions": {"view": "runner", "run": "runner", "update": "admin"},
+                         "from_parent": {"runner": "runner", "admin": "admin"}, "locked_from_parent": ["admin"]}
+        },
+        "datasets": {"sales": {"attributes": ["country"], "without_scope": "nothing"}}
+    })
+}

@@ -1,0 +1,9 @@
+//! The API over real HTTP: a server on 127.0.0.1 port 0 with a fresh data directory per
+//! test, and a plain HTTP client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod app;
+#[path = "../../../rolecall-engine/tests/it/dsl.rs"]
+mod dsl;
+mod fixtures;
