@@ -358,7 +358,7 @@ pub async fn list_members<S: Store>(
     let mut more = page.more;
     if query.role.is_none() && !more {
         // Past the users: the nested groups, at positions after the last user.
-        let users = index.members_page(&g, None, 0, usize::MAX).map_or(0, |p| p.users.len()) as u64;
+        let users = index.direct_member_count(&g).unwrap_or(0);
         let children = index.child_groups(&g).unwrap_or_default();
         let skip = offset.saturating_sub(users) as usize;
         let room = limit - items.len();

@@ -134,6 +134,11 @@ impl WorkspaceIndex {
         Some(g.children.iter().map(|c| self.group_id(*c)).collect())
     }
 
+    /// How many users are direct members of a group (automatic members for built-in groups).
+    pub fn direct_member_count(&self, group: &str) -> Option<u64> {
+        Some(self.group(*self.group_ix.get(group)?)?.direct.len())
+    }
+
     /// How many users a group holds, counting nested groups.
     pub fn member_count(&self, group: &str) -> Option<u64> {
         Some(self.group(*self.group_ix.get(group)?)?.members.len())
@@ -270,7 +275,7 @@ impl WorkspaceIndex {
         let mut users: Vec<_> = selected
             .iter()
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(limit + 1)
+            .take(limit.saturating_add(1))
             .filter_map(|u| Some((self.user_id(u), g.role_of(u)?)))
             .collect();
         let more = users.len() > limit;

@@ -53,6 +53,11 @@ impl<S: Store> Service<S> {
     pub async fn update_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
         self.group_right(actor, workspace, &group.id, GroupAction::Edit)?;
         group.validate()?;
+        if self.read()?.workspace(workspace)?.builtin(&group.id).is_some() {
+            return Err(
+                rolecall_engine::EngineError::BuiltinGroup { group: group.id, what: "its settings are fixed" }.into()
+            );
+        }
         let before = self.store().group(workspace, &group.id).await?;
         let op = Op::PutGroup {
             group: group.id.clone(),

@@ -77,14 +77,7 @@ impl App {
     }
 
     /// Any request: `key` as the bearer, `actor` as `Rolecall-Actor`, `body` as JSON.
-    pub async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        key: &str,
-        actor: Option<&str>,
-        body: Option<&Value>,
-    ) -> Answer {
+    pub async fn send(&self, method: &str, path: &str, key: &str, actor: Option<&str>, body: Option<&Value>) -> Answer {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.client.request(method, self.url(path)).bearer_auth(key);
         if let Some(actor) = actor {

@@ -286,10 +286,9 @@ async fn replay(dir: &Path) -> Vec<String> {
                         .await;
                 let paths = a.body["paths"].as_array().cloned().unwrap_or_default();
                 let found = match kind.as_str() {
-                    "path" | "blocked" => paths
-                        .iter()
-                        .filter(|p| p["blocked"] == (kind == "blocked"))
-                        .any(|p| format!("{} => {}", steps(&p["steps"]), p["gives"].as_str().unwrap_or("")).contains(&text)),
+                    "path" | "blocked" => paths.iter().filter(|p| p["blocked"] == (kind == "blocked")).any(|p| {
+                        format!("{} => {}", steps(&p["steps"]), p["gives"].as_str().unwrap_or("")).contains(&text)
+                    }),
                     _ => a.body["denied_by"].as_array().unwrap().iter().any(|d| steps(d).contains(&text)),
                 };
                 if !found {
@@ -312,8 +311,8 @@ async fn replay(dir: &Path) -> Vec<String> {
                 }
             }
             Line::LookupSubjects { resource, action, mut users } => {
-                let a = ask(&app, "/lookup/subjects", json!({"resource": resource, "action": action, "limit": 1000}))
-                    .await;
+                let a =
+                    ask(&app, "/lookup/subjects", json!({"resource": resource, "action": action, "limit": 1000})).await;
                 let mut got: Vec<(String, Option<String>)> = a.body["items"]
                     .as_array()
                     .unwrap()
@@ -340,7 +339,8 @@ async fn replay(dir: &Path) -> Vec<String> {
                         Some(map) => map
                             .iter()
                             .map(|(k, v)| {
-                                let values: Vec<&str> = v.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                                let values: Vec<&str> =
+                                    v.as_array().unwrap().iter().filter_map(Value::as_str).collect();
                                 format!("{k}={}", values.join(","))
                             })
                             .collect::<Vec<_>>()

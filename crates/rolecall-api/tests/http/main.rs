@@ -6,4 +6,5 @@
 mod app;
 #[path = "../../../rolecall-engine/tests/it/dsl.rs"]
 mod dsl;
+mod endpoints;
 mod fixtures;
