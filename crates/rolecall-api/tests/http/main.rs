@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod app;
+mod authz;
+mod bad_input;
 #[path = "../../../rolecall-engine/tests/it/dsl.rs"]
 mod dsl;
 mod endpoints;
 mod fixtures;
+mod restart;
