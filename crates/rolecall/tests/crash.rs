@@ -1,5 +1,5 @@
 //! `kill -9` while a client writes, then restart, several times: every acknowledged write
-//! is there, the change log has no gap and no duplicate, and checks answer as before.
+//! is there, no acknowledged revoke is undone, the change log has no gap and no duplicate.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -51,6 +51,49 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Stri
     Some((status, body))
 }
 
+/// Whether `id` may run app `crm` (its grant is in force).
+fn may_run(port: u16, id: &str) -> bool {
+    let body =
+        format!(r#"{{"subject": {{"user": "{id}"}}, "action": "run", "resource": {{"type": "app", "id": "crm"}}}}"#);
+    match request(port, "POST", "/v1/workspaces/acme/check", &body) {
+        Some((200, b)) => b.contains(r#""allowed":true"#),
+        other => panic!("unexpected answer for {id}: {other:?}"),
+    }
+}
+
+/// What the writer got acknowledged.
+#[derive(Default)]
+struct Acked {
+    users: Vec<u32>,
+    granted: Vec<u32>,
+    revoked: Vec<u32>,
+}
+
+/// Creates users, grants each one `runner` on `crm` and revokes every third grant, until
+/// the server stops answering.
+fn write_until_killed(port: u16, from: u32) -> (Acked, u32) {
+    let mut acked = Acked::default();
+    for i in from..from + 10_000 {
+        let body = format!(r#"{{"id": "u{i}", "email": "u{i}@example.com", "name": "User {i}"}}"#);
+        match request(port, "POST", "/v1/workspaces/acme/users", &body) {
+            Some((201, _)) => acked.users.push(i),
+            _ => return (acked, i + 1),
+        }
+        let grant = format!(r#"{{"subject": {{"user": "u{i}"}}, "role": "runner"}}"#);
+        match request(port, "PUT", "/v1/workspaces/acme/resources/app/crm/grants", &grant) {
+            Some((201, _)) => acked.granted.push(i),
+            _ => return (acked, i + 1),
+        }
+        if i % 3 == 0 {
+            match request(port, "DELETE", &format!("/v1/workspaces/acme/resources/app/crm/grants?user=u{i}"), "") {
+                Some((204, _)) => acked.revoked.push(i),
+                _ => return (acked, i + 1),
+            }
+        }
+    }
+    (acked, from + 10_000)
+}
+
 fn user_exists(port: u16, id: &str) -> bool {
     let body = format!(
         r#"{{"subject": {{"user": "{id}"}}, "action": "create_group", "resource": {{"type": "workspace", "id": "acme"}}}}"#
@@ -70,39 +113,42 @@ fn acknowledged_writes_survive_kill_9() {
     let mut server = start(dir.path(), port);
     assert_eq!(request(port, "POST", "/v1/workspaces", r#"{"id": "acme", "name": "Acme"}"#).unwrap().0, 201);
 
-    let mut acknowledged = Vec::new();
+    let crm = r#"{"type": "app", "id": "crm", "name": "CRM"}"#;
+    assert_eq!(request(port, "POST", "/v1/workspaces/acme/resources", crm).unwrap().0, 201);
+
+    let mut acknowledged = Acked::default();
     let mut next = 0u32;
     for round in 0..5 {
         // Write until killed: a writer thread runs while the main thread kills at a random moment.
-        let writer_port = port;
         let start_at = next;
-        let writer = std::thread::spawn(move || {
-            let mut acked = Vec::new();
-            for i in start_at..start_at + 10_000 {
-                let body = format!(r#"{{"id": "u{i}", "email": "u{i}@example.com", "name": "User {i}"}}"#);
-                match request(writer_port, "POST", "/v1/workspaces/acme/users", &body) {
-                    Some((201, _)) => acked.push(i),
-                    _ => return (acked, i + 1),
-                }
-            }
-            (acked, start_at + 10_000)
-        });
+        let writer = std::thread::spawn(move || write_until_killed(port, start_at));
         std::thread::sleep(Duration::from_millis(rng.u64(50..400)));
         server.kill().unwrap(); // SIGKILL
         server.wait().unwrap();
         let (acked, attempted) = writer.join().unwrap();
-        assert!(!acked.is_empty() || round > 0, "round {round}: the writer got nothing acknowledged");
-        acknowledged.extend(acked);
+        assert!(!acked.users.is_empty() || round > 0, "round {round}: the writer got nothing acknowledged");
+        acknowledged.users.extend(acked.users);
+        acknowledged.granted.extend(acked.granted);
+        acknowledged.revoked.extend(acked.revoked);
         next = attempted;
         server = start(dir.path(), port);
-        for &i in &acknowledged {
+        for &i in &acknowledged.users {
             assert!(user_exists(port, &format!("u{i}")), "round {round}: acknowledged user u{i} is gone");
+        }
+        for &i in &acknowledged.granted {
+            let revoked = acknowledged.revoked.contains(&i);
+            assert_eq!(may_run(port, &format!("u{i}")), !revoked, "round {round}: u{i} (revoked: {revoked})");
         }
     }
     server.kill().unwrap();
     server.wait().unwrap();
-    eprintln!("{} writes acknowledged across 5 kills, {next} attempted", acknowledged.len());
-    assert!(acknowledged.len() >= 50, "too few writes to prove anything: {}", acknowledged.len());
+    let acked = acknowledged.users.len() + acknowledged.granted.len() + acknowledged.revoked.len();
+    eprintln!(
+        "{acked} writes acknowledged across 5 kills ({} revokes), users up to {next}",
+        acknowledged.revoked.len()
+    );
+    assert!(acknowledged.users.len() >= 30, "too few writes to prove anything: {acked}");
+    assert!(!acknowledged.revoked.is_empty(), "no revoke was acknowledged");
 
     // The change log counts 1, 2, 3, ... with no gap and no duplicate.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -112,6 +158,6 @@ fn acknowledged_writes_survive_kill_9() {
         for (i, c) in log.iter().enumerate() {
             assert_eq!(c.revision.0, i as u64 + 1, "gap or duplicate in the change log");
         }
-        assert!(log.len() > acknowledged.len(), "every acknowledged user has its change");
+        assert!(log.len() > acked, "every acknowledged write has its change");
     });
 }
