@@ -50,7 +50,7 @@ impl From<ServiceError> for ApiError {
         };
         let message = match &e {
             ServiceError::Store(_) | ServiceError::Corrupt(_) => {
-                eprintln!("rolecall: internal error: {e}");
+                tracing::error!(error = %e, "internal error");
                 "the service cannot take this request now; retry later".to_string()
             }
             other => other.to_string(),

@@ -5,6 +5,7 @@ mod error;
 mod json;
 mod listing;
 mod manage;
+mod observe;
 
 use std::sync::Arc;
 
@@ -70,6 +71,7 @@ type Shared<S> = State<Arc<AppState<S>>>;
 
 /// The router of API.md.
 pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
+    observe::install();
     let ws = "/v1/workspaces/{ws}";
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -143,6 +145,17 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route(&format!("{ws}/data-filter"), post(data_filter::<S>))
         // Enforced by the extractors, so an oversized body is a JSON 413 like every error.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .route_layer(axum::middleware::from_fn(observe::track))
+        .route("/metrics", get(observe::metrics_text))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(tower_http::request_id::SetRequestIdLayer::new(
+                    observe::REQUEST_ID,
+                    tower_http::request_id::MakeRequestUuid,
+                ))
+                .layer(tower_http::request_id::PropagateRequestIdLayer::new(observe::REQUEST_ID))
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(observe::panic_response)),
+        )
         .with_state(state)
 }
 

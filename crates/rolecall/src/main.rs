@@ -27,6 +27,9 @@ enum Command {
         /// `sqlite://PATH` (default: an embedded file `./rolecall-data/rolecall.db`).
         #[arg(long, env = "ROLECALL_DATABASE_URL")]
         database: Option<String>,
+        /// Log format: `json` (one object per line) or `text`. Levels by `RUST_LOG`.
+        #[arg(long, env = "ROLECALL_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+        log_format: String,
     },
 }
 
@@ -52,10 +55,22 @@ fn root_key(data_dir: &Path) -> anyhow::Result<String> {
     Ok(key)
 }
 
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { listen, database } => {
+        Command::Serve { listen, database, log_format } => {
+            init_logs(&log_format);
             let path = match database.as_deref() {
                 None => PathBuf::from("rolecall-data/rolecall.db"),
                 Some(url) if url.starts_with("sqlite://") => PathBuf::from(url.trim_start_matches("sqlite://")),

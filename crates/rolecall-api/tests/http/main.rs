@@ -7,7 +7,9 @@ mod app;
 mod authz;
 mod bad_input;
 #[path = "../../../rolecall-engine/tests/it/dsl.rs"]
+#[allow(dead_code)]
 mod dsl;
 mod endpoints;
 mod fixtures;
+mod observe;
 mod restart;
