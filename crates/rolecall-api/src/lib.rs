@@ -6,6 +6,7 @@ mod json;
 mod listing;
 mod manage;
 mod observe;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -147,6 +148,8 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .route_layer(axum::middleware::from_fn(observe::track))
         .route("/metrics", get(observe::metrics_text))
+        // Serves `/openapi.json` and the page at `/docs`.
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(tower_http::request_id::SetRequestIdLayer::new(
@@ -241,7 +244,7 @@ fn valid_id(kind: &'static str, id: Option<String>) -> Result<String, ApiError> 
     Ok(id)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewWorkspace {
     id: Option<String>,
@@ -249,6 +252,7 @@ struct NewWorkspace {
     schema: Option<SchemaDoc>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces", tag = "workspaces", summary = "Create a workspace (root key only)", request_body = NewWorkspace, responses((status = 201, description = "Done", body = crate::openapi::WorkspaceOut)))]
 async fn create_workspace<S: Store>(
     State(state): Shared<S>,
     caller: Caller,
@@ -260,12 +264,13 @@ async fn create_workspace<S: Store>(
     Ok((StatusCode::CREATED, Json(json!({"id": workspace.id, "name": workspace.name, "revision": token(revision)}))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewApiKey {
     name: String,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/api-keys", tag = "workspaces", summary = "Create a workspace API key (the key is shown only here)", request_body = NewApiKey, responses((status = 201, description = "Done", body = crate::openapi::ApiKeyOut)))]
 async fn create_api_key<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -279,7 +284,7 @@ async fn create_api_key<S: Store>(
     Ok((StatusCode::CREATED, Json(json!({"id": key.id, "name": key.name, "key": secret}))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     id: Option<String>,
@@ -291,6 +296,7 @@ struct NewUser {
     groups: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/users", tag = "users", summary = "Create a user, optionally with groups", request_body = NewUser, responses((status = 201, description = "Done", body = crate::openapi::UserOut)))]
 async fn create_user<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -315,7 +321,7 @@ async fn create_user<S: Store>(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewGroup {
     id: Option<String>,
@@ -330,6 +336,7 @@ struct NewGroup {
     notify: Option<Notify>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/groups", tag = "groups", summary = "Create a group (needs `create_group`; the acting user becomes owner)", request_body = NewGroup, responses((status = 201, description = "Done", body = crate::openapi::GroupOut)))]
 async fn create_group<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -356,12 +363,13 @@ async fn create_group<S: Store>(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, utoipa::ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 struct MemberBody {
     role: Option<MemberRole>,
 }
 
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/groups/{g}/members/users/{u}", tag = "members", summary = "Add a user or change their membership role", request_body = MemberBody, responses((status = 200, description = "Done", body = crate::openapi::Written)))]
 async fn put_member<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, u)): Path<(String, String, String)>,
@@ -380,7 +388,7 @@ async fn put_member<S: Store>(
     Ok(Json(json!({"user": u, "role": role, "revision": token(revision)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewResource {
     #[serde(rename = "type")]
@@ -390,6 +398,7 @@ struct NewResource {
     parent: Option<ResourceRef>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/resources", tag = "resources", summary = "Register a resource", request_body = NewResource, responses((status = 201, description = "Done", body = crate::openapi::ResourceOut)))]
 async fn create_resource<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -404,7 +413,7 @@ async fn create_resource<S: Store>(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GrantBody {
     subject: Subject,
@@ -413,6 +422,7 @@ struct GrantBody {
     replace: bool,
 }
 
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/resources/{type}/{id}/grants", tag = "grants", summary = "Give a subject a role: created (201), unchanged or replaced (200); another role held is 409 `role_conflict`", request_body = GrantBody, responses((status = 201, description = "Done", body = crate::openapi::GrantOut)))]
 async fn put_grant<S: Store>(
     State(state): Shared<S>,
     Path((ws, kind, id)): Path<(String, String, String)>,
@@ -434,7 +444,7 @@ async fn put_grant<S: Store>(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, utoipa::ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 struct ConsistencyBody {
     at_least: Option<String>,
@@ -470,7 +480,7 @@ async fn engine_for<'a, S: Store>(
     Ok(state.service.engine(c).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
     subject: UserSubject,
@@ -479,7 +489,7 @@ struct CheckBody {
     consistency: Option<ConsistencyBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserSubject {
     user: String,
@@ -490,6 +500,7 @@ fn answer(engine: &rolecall_engine::Engine, ws: &str, c: &CheckBody) -> Result<V
     Ok(json!({"allowed": d.allowed, "role": d.role, "revision": token(engine.revision())}))
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/check", tag = "questions", summary = "May this user do this action on this resource?", request_body = CheckBody, responses((status = 200, description = "Done", body = crate::openapi::CheckAnswer)))]
 async fn check<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -500,13 +511,14 @@ async fn check<S: Store>(
     Ok(Json(answer(&engine, &ws, &body)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
     checks: Vec<CheckBody>,
     consistency: Option<ConsistencyBody>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/check/batch", tag = "questions", summary = "Up to 1000 checks, answered in order", request_body = BatchBody, responses((status = 200, description = "Done", body = crate::openapi::BatchAnswer)))]
 async fn check_batch<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -525,7 +537,7 @@ async fn check_batch<S: Store>(
     Ok(Json(json!({"results": results, "revision": token(engine.revision())})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LookupResourcesBody {
     subject: UserSubject,
@@ -559,6 +571,7 @@ fn page_of<T: serde::Serialize>(
     Ok(json!({"items": items, "next_cursor": next}))
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/lookup/resources", tag = "questions", summary = "Resources of a type a user may act on", request_body = LookupResourcesBody, responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 async fn lookup_resources<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -573,7 +586,7 @@ async fn lookup_resources<S: Store>(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LookupSubjectsBody {
     resource: ResourceRef,
@@ -583,6 +596,7 @@ struct LookupSubjectsBody {
     cursor: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/lookup/subjects", tag = "questions", summary = "Users who may act on a resource, with their roles", request_body = LookupSubjectsBody, responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 async fn lookup_subjects<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -634,6 +648,7 @@ fn explanation(e: &Explanation) -> Value {
     json!({"allowed": e.allowed, "role": e.role, "required": e.required, "paths": paths, "denied_by": denied})
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/explain", tag = "questions", summary = "Why: every path that gives a role, and what denies", request_body = CheckBody, responses((status = 200, description = "Done", body = crate::openapi::ExplainAnswer)))]
 async fn explain<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -647,7 +662,7 @@ async fn explain<S: Store>(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DataFilterBody {
     user: String,
@@ -655,6 +670,7 @@ struct DataFilterBody {
     consistency: Option<ConsistencyBody>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/data-filter", tag = "questions", summary = "Which rows of a dataset a user may see, as a map and as SQL", request_body = DataFilterBody, responses((status = 200, description = "Done", body = crate::openapi::DataFilterAnswer)))]
 async fn data_filter<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,

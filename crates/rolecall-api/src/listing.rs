@@ -49,8 +49,9 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     q: Option<String>,
     tag: Option<String>,
@@ -58,6 +59,7 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/users", tag = "users", summary = "List and search users (`q` matches name or email)", params(crate::listing::ListQuery), responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_users<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -73,6 +75,7 @@ pub async fn list_users<S: Store>(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/users/{id}", tag = "users", summary = "A user", responses((status = 200, description = "Done", body = rolecall_model::User)))]
 pub async fn get_user<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -84,6 +87,7 @@ pub async fn get_user<S: Store>(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "user_not_found", format!("user `{id}` not found")))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/users/{id}", tag = "users", summary = "Delete a user with their memberships and grants", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_user<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -102,6 +106,7 @@ pub(crate) fn group_json<S: Store>(state: &AppState<S>, ws: &str, g: &rolecall_m
     v
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/groups", tag = "groups", summary = "List groups (`q`, `tag`); private groups are hidden from users who cannot see them", params(crate::listing::ListQuery), responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_groups<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -132,6 +137,7 @@ pub async fn list_groups<S: Store>(
     Ok(Json(json!({"items": items, "next_cursor": page.next.as_deref().map(encode_cursor)})))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/groups/{id}", tag = "groups", summary = "A group with its member count", responses((status = 200, description = "Done", body = crate::openapi::GroupOut)))]
 pub async fn get_group<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -152,6 +158,7 @@ pub async fn get_group<S: Store>(
     group.map(|g| Json(group_json(&state, &ws, &g))).ok_or_else(not_found)
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/groups/{id}", tag = "groups", summary = "Delete a group (needs `delete`)", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_group<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -161,6 +168,7 @@ pub async fn delete_group<S: Store>(
     Ok(crate::manage::deleted(state.service.delete_group(&actor, &ws, &id).await?))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/groups/{g}/members/users/{u}", tag = "members", summary = "Remove a user from a group", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_member<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, u)): Path<(String, String, String)>,
@@ -170,8 +178,9 @@ pub async fn delete_member<S: Store>(
     Ok(crate::manage::deleted(state.service.remove_member(&actor, &ws, &g, &u).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct GrantListQuery {
     subject_kind: Option<String>,
     q: Option<String>,
@@ -181,6 +190,7 @@ pub struct GrantListQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/resources/{type}/{id}/grants", tag = "grants", summary = "The rules of a resource (tabs, search, role filter, sort)", params(crate::listing::GrantListQuery), responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_grants<S: Store>(
     State(state): Shared<S>,
     Path((ws, kind, id)): Path<(String, String, String)>,
@@ -229,13 +239,15 @@ pub async fn list_grants<S: Store>(
     Ok(Json(json!({"items": items, "next_cursor": page.next.as_deref().map(encode_cursor)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RevokeQuery {
     user: Option<String>,
     group: Option<String>,
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/resources/{type}/{id}/grants", tag = "grants", summary = "Remove a rule (`?user=` or `?group=`)", params(crate::listing::RevokeQuery), responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn revoke_grant<S: Store>(
     State(state): Shared<S>,
     Path((ws, kind, id)): Path<(String, String, String)>,
@@ -251,8 +263,9 @@ pub async fn revoke_grant<S: Store>(
     Ok(crate::manage::deleted(state.service.revoke_grant(&actor, &ws, &ResourceRef::new(kind, id), &subject).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     after: Option<String>,
     wait: Option<u64>,
@@ -262,6 +275,7 @@ pub struct ChangesQuery {
 /// The most a long poll waits.
 pub const MAX_WAIT_SECONDS: u64 = 30;
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/changes", tag = "record", summary = "Ordered changes after a revision (long poll with `wait`)", params(crate::listing::ChangesQuery), responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn changes<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -296,14 +310,16 @@ pub async fn changes<S: Store>(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     after: Option<String>,
     actor: Option<String>,
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/audit", tag = "record", summary = "Who changed what, when, before and after (admins)", params(crate::listing::AuditQuery), responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn audit<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,

@@ -64,6 +64,7 @@ fn require_group_view<S: Store>(state: &AppState<S>, actor: &Actor, ws: &str, gr
 
 // ---------------------------------------------------------------- workspaces and schema
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}", tag = "workspaces", summary = "A workspace and its counts", responses((status = 200, description = "Done", body = crate::openapi::WorkspaceInfo)))]
 pub async fn get_workspace<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -84,6 +85,7 @@ pub async fn get_workspace<S: Store>(
     })))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}", tag = "workspaces", summary = "Delete a workspace and everything in it (root key only)", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_workspace<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -93,6 +95,7 @@ pub async fn delete_workspace<S: Store>(
     Ok(deleted(state.service.delete_workspace(&actor, &ws).await?))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/schema", tag = "workspaces", summary = "The schema", responses((status = 200, description = "Done", body = rolecall_model::SchemaDoc)))]
 pub async fn get_schema<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -103,6 +106,7 @@ pub async fn get_schema<S: Store>(
     schema.map(Json).ok_or_else(|| not_found("workspace_not_found", format!("workspace `{ws}`")))
 }
 
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/schema", tag = "workspaces", summary = "Replace the schema (409 `schema_orphans` names what would not fit)", request_body = rolecall_model::SchemaDoc, responses((status = 200, description = "Done", body = crate::openapi::Written)))]
 pub async fn put_schema<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -115,7 +119,7 @@ pub async fn put_schema<S: Store>(
 
 // ---------------------------------------------------------------- edits
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     email: Option<String>,
@@ -124,6 +128,7 @@ pub struct UserPatch {
     kind: Option<UserKind>,
 }
 
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/users/{id}", tag = "users", summary = "Change a user", request_body = crate::manage::UserPatch, responses((status = 200, description = "Done", body = crate::openapi::UserOut)))]
 pub async fn patch_user<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -152,7 +157,7 @@ pub async fn patch_user<S: Store>(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {
     name: Option<String>,
@@ -165,6 +170,7 @@ pub struct GroupPatch {
     notify: Option<Notify>,
 }
 
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/groups/{id}", tag = "groups", summary = "Change a group (needs `edit`)", request_body = crate::manage::GroupPatch, responses((status = 200, description = "Done", body = crate::openapi::GroupOut)))]
 pub async fn patch_group<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -204,8 +210,9 @@ pub async fn patch_group<S: Store>(
 
 // ---------------------------------------------------------------- resources
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ResourceListQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -225,6 +232,7 @@ fn sees_resource(index: &rolecall_engine::WorkspaceIndex, actor: &Actor, resourc
     }
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/resources", tag = "resources", summary = "List resources (`type`, `q`)", params(crate::manage::ResourceListQuery), responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_resources<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -277,6 +285,7 @@ async fn find_resource<S: Store>(
     state.service.store().resource(ws, resource).await.map_err(ServiceError::from)?.ok_or_else(missing)
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/resources/{type}/{id}", tag = "resources", summary = "A resource", responses((status = 200, description = "Done", body = rolecall_model::Resource)))]
 pub async fn get_resource<S: Store>(
     State(state): Shared<S>,
     Path((ws, kind, id)): Path<(String, String, String)>,
@@ -286,7 +295,7 @@ pub async fn get_resource<S: Store>(
     Ok(Json(to_json(&find_resource(&state, &actor, &ws, &ResourceRef::new(kind, id)).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePatch {
     name: Option<String>,
@@ -294,6 +303,7 @@ pub struct ResourcePatch {
     parent: Option<Option<ResourceRef>>,
 }
 
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/resources/{type}/{id}", tag = "resources", summary = "Rename or move a resource", request_body = crate::manage::ResourcePatch, responses((status = 200, description = "Done", body = crate::openapi::ResourceOut)))]
 pub async fn patch_resource<S: Store>(
     State(state): Shared<S>,
     Path((ws, kind, id)): Path<(String, String, String)>,
@@ -314,6 +324,7 @@ pub async fn patch_resource<S: Store>(
     Ok(Json(out))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/resources/{type}/{id}", tag = "resources", summary = "Delete a resource and its rules (refused while it has children)", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_resource<S: Store>(
     State(state): Shared<S>,
     Path((ws, kind, id)): Path<(String, String, String)>,
@@ -325,8 +336,9 @@ pub async fn delete_resource<S: Store>(
 
 // ---------------------------------------------------------------- members
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MembersQuery {
     role: Option<MemberRole>,
     limit: Option<u32>,
@@ -335,6 +347,7 @@ pub struct MembersQuery {
 
 /// Users first (in the order they joined the workspace), then nested groups when no role
 /// filter is given. The cursor is the position in that list.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/groups/{g}/members", tag = "members", summary = "Direct members: users (with roles), then nested groups", params(crate::manage::MembersQuery), responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_members<S: Store>(
     State(state): Shared<S>,
     Path((ws, g)): Path<(String, String)>,
@@ -369,6 +382,7 @@ pub async fn list_members<S: Store>(
     Ok(Json(json!({"items": items, "next_cursor": next, "member_count": index.member_count(&g)})))
 }
 
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/groups/{g}/members/groups/{child}", tag = "members", summary = "Nest a group (its members become members)", responses((status = 200, description = "Done", body = crate::openapi::Written)))]
 pub async fn put_child<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, child)): Path<(String, String, String)>,
@@ -379,6 +393,7 @@ pub async fn put_child<S: Store>(
     Ok(Json(json!({"group": child, "revision": token(revision)})))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/groups/{g}/members/groups/{child}", tag = "members", summary = "Un-nest a group", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_child<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, child)): Path<(String, String, String)>,
@@ -434,6 +449,7 @@ async fn permission_sets_json<S: Store>(state: &AppState<S>, ws: &str, g: &str) 
         .collect())
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/groups/{g}/permission-sets", tag = "permission sets", summary = "Permission sets of a group (Owners, Members, Everyone, custom)", responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_permission_sets<S: Store>(
     State(state): Shared<S>,
     Path((ws, g)): Path<(String, String)>,
@@ -451,7 +467,7 @@ async fn one_set<S: Store>(state: &AppState<S>, ws: &str, g: &str, set: &str) ->
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPermissionSet {
     id: Option<String>,
@@ -459,6 +475,7 @@ pub struct NewPermissionSet {
     permissions: Vec<GroupPermission>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/groups/{g}/permission-sets", tag = "permission sets", summary = "Create a custom permission set", request_body = crate::manage::NewPermissionSet, responses((status = 201, description = "Done", body = crate::openapi::PermissionSetOut)))]
 pub async fn create_permission_set<S: Store>(
     State(state): Shared<S>,
     Path((ws, g)): Path<(String, String)>,
@@ -484,13 +501,14 @@ pub async fn create_permission_set<S: Store>(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionSetPatch {
     name: Option<String>,
     permissions: Option<Vec<GroupPermission>>,
 }
 
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/groups/{g}/permission-sets/{set}", tag = "permission sets", summary = "Rename a set or change its permissions", request_body = crate::manage::PermissionSetPatch, responses((status = 200, description = "Done", body = crate::openapi::PermissionSetOut)))]
 pub async fn patch_permission_set<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, set)): Path<(String, String, String)>,
@@ -521,6 +539,7 @@ pub async fn patch_permission_set<S: Store>(
     Ok(Json(out))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/groups/{g}/permission-sets/{set}", tag = "permission sets", summary = "Delete a custom permission set", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_permission_set<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, set)): Path<(String, String, String)>,
@@ -543,6 +562,7 @@ fn assignee(kind: &str, id: String) -> Result<Subject, ApiError> {
     }
 }
 
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/groups/{g}/permission-sets/{set}/assignees/{kind}/{id}", tag = "permission sets", summary = "Assign a set to a user (`kind` = users) or a group (`kind` = groups)", responses((status = 200, description = "Done", body = crate::openapi::Written)))]
 pub async fn put_assignee<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, set, kind, id)): Path<(String, String, String, String, String)>,
@@ -555,6 +575,7 @@ pub async fn put_assignee<S: Store>(
     Ok(Json(json!({"set": set, "assignee": subject, "revision": token(revision)})))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/groups/{g}/permission-sets/{set}/assignees/{kind}/{id}", tag = "permission sets", summary = "Unassign a set", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_assignee<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, set, kind, id)): Path<(String, String, String, String, String)>,
@@ -568,7 +589,7 @@ pub async fn delete_assignee<S: Store>(
 
 // ---------------------------------------------------------------- bulk
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
     group_ids: Vec<String>,
@@ -577,6 +598,7 @@ pub struct BulkBody {
     role: Option<MemberRole>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/groups/bulk", tag = "groups", summary = "Act on several groups at once, all or nothing", request_body = crate::manage::BulkBody, responses((status = 200, description = "Done", body = crate::openapi::Written)))]
 pub async fn bulk<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -630,6 +652,7 @@ async fn policy_json<S: Store>(state: &AppState<S>, ws: &str, id: Option<&str>) 
         .collect())
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/policies", tag = "policies", summary = "Permission policies", responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_policies<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -639,6 +662,7 @@ pub async fn list_policies<S: Store>(
     Ok(Json(json!({"items": policy_json(&state, &ws, None).await?, "next_cursor": null})))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/policies/{id}", tag = "policies", summary = "A policy and the groups it is attached to", responses((status = 200, description = "Done", body = crate::openapi::PolicyOut)))]
 pub async fn get_policy<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -649,7 +673,7 @@ pub async fn get_policy<S: Store>(
     found.map(Json).ok_or_else(|| ApiError::from(rolecall_engine::EngineError::PolicyNotFound(id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPolicy {
     id: Option<String>,
@@ -657,6 +681,7 @@ pub struct NewPolicy {
     rules: BTreeMap<String, Effect>,
 }
 
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/policies", tag = "policies", summary = "Create a permission policy (admins)", request_body = crate::manage::NewPolicy, responses((status = 201, description = "Done", body = crate::openapi::PolicyOut)))]
 pub async fn create_policy<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
@@ -674,13 +699,14 @@ pub async fn create_policy<S: Store>(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyPatch {
     name: Option<String>,
     rules: Option<BTreeMap<String, Effect>>,
 }
 
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/policies/{id}", tag = "policies", summary = "Change a policy", request_body = crate::manage::PolicyPatch, responses((status = 200, description = "Done", body = crate::openapi::PolicyOut)))]
 pub async fn patch_policy<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -705,6 +731,7 @@ pub async fn patch_policy<S: Store>(
     Ok(Json(out))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/policies/{id}", tag = "policies", summary = "Delete a policy", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_policy<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
@@ -714,6 +741,7 @@ pub async fn delete_policy<S: Store>(
     Ok(deleted(state.service.delete_policy(&actor, &ws, &id).await?))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/groups/{g}/policies", tag = "policies", summary = "Policies attached to a group", responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn group_policies<S: Store>(
     State(state): Shared<S>,
     Path((ws, g)): Path<(String, String)>,
@@ -731,6 +759,7 @@ pub async fn group_policies<S: Store>(
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
 
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/groups/{g}/policies/{policy}", tag = "policies", summary = "Attach a policy to a group", responses((status = 200, description = "Done", body = crate::openapi::Written)))]
 pub async fn attach_policy<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, policy)): Path<(String, String, String)>,
@@ -741,6 +770,7 @@ pub async fn attach_policy<S: Store>(
     Ok(Json(json!({"group": g, "policy": policy, "revision": token(revision)})))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/groups/{g}/policies/{policy}", tag = "policies", summary = "Detach a policy", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn detach_policy<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, policy)): Path<(String, String, String)>,
@@ -752,6 +782,7 @@ pub async fn detach_policy<S: Store>(
 
 // ---------------------------------------------------------------- data scopes
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/groups/{g}/data-scopes", tag = "data scopes", summary = "Data scopes of a group", responses((status = 200, description = "Done", body = crate::openapi::Page)))]
 pub async fn list_data_scopes<S: Store>(
     State(state): Shared<S>,
     Path((ws, g)): Path<(String, String)>,
@@ -765,6 +796,7 @@ pub async fn list_data_scopes<S: Store>(
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
 
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/groups/{g}/data-scopes/{dataset}", tag = "data scopes", summary = "Set a group's scope on a dataset: attribute -> allowed values", request_body = crate::openapi::Scope, responses((status = 200, description = "Done", body = crate::openapi::Written)))]
 pub async fn put_data_scope<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, dataset)): Path<(String, String, String)>,
@@ -776,6 +808,7 @@ pub async fn put_data_scope<S: Store>(
     Ok(Json(json!({"dataset": dataset, "scope": scope, "revision": token(revision)})))
 }
 
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/groups/{g}/data-scopes/{dataset}", tag = "data scopes", summary = "Remove a data scope", responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
 pub async fn delete_data_scope<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, dataset)): Path<(String, String, String)>,

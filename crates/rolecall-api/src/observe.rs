@@ -41,6 +41,7 @@ pub fn install() {
 }
 
 /// `GET /metrics` in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics (labels are route templates, never ids)", responses((status = 200, description = "Done", body = String)))]
 pub async fn metrics_text() -> impl IntoResponse {
     match prometheus() {
         Some(handle) => {

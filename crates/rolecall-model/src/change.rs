@@ -149,7 +149,7 @@ pub enum Op {
 }
 
 /// A user or a group, written `{"user": id}` or `{"group": id}`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Subject {
     User(String),
@@ -166,7 +166,7 @@ impl std::fmt::Display for Subject {
 }
 
 /// A resource, written `{"type": t, "id": id}`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceRef {
     #[serde(rename = "type")]
     pub kind: String,
@@ -186,7 +186,7 @@ impl std::fmt::Display for ResourceRef {
 }
 
 /// Regular users are part of Everyone; one-time users are not (seed 002).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserKind {
     #[default]
@@ -195,7 +195,7 @@ pub enum UserKind {
 }
 
 /// Who may see that a group exists.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     #[default]
@@ -204,7 +204,7 @@ pub enum Visibility {
 }
 
 /// Whether members are told when their access changes through the group (seed 001).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Notify {
     #[default]
@@ -213,7 +213,9 @@ pub enum Notify {
 }
 
 /// A user's role in a group (seeds 002, 004). `viewer` is accepted as another name for `member`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MemberRole {
     #[default]
@@ -234,7 +236,7 @@ impl MemberRole {
 }
 
 /// A policy rule's effect on one capability.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Allow,
@@ -242,7 +244,7 @@ pub enum Effect {
 }
 
 /// One permission of a group permission set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupPermission {
     /// See the group, its members and its permissions.

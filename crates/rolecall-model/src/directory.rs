@@ -36,14 +36,14 @@ pub enum FieldError {
 }
 
 /// A tenant. Nothing crosses workspaces.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Workspace {
     pub id: String,
     pub name: String,
 }
 
 /// A user of a workspace.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     /// Unique per workspace, compared without regard to case.
@@ -57,7 +57,7 @@ pub struct User {
 }
 
 /// A group with every field the seed pages show.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Group {
     pub id: String,
     /// Unique per workspace, compared without regard to case.
@@ -72,7 +72,7 @@ pub struct Group {
 }
 
 /// A registered resource.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resource {
     #[serde(flatten)]
     pub resource: ResourceRef,

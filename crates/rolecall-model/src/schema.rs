@@ -24,7 +24,7 @@ pub type WsRoleIx = u8;
 const MAX_NAMES: usize = 200;
 
 /// A schema as clients write it. Unknown fields are refused so a typo is never ignored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaDoc {
     #[serde(default = "default_workspace_roles")]
@@ -40,7 +40,7 @@ pub struct SchemaDoc {
 }
 
 /// One resource type as clients write it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceTypeDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +59,7 @@ pub struct ResourceTypeDoc {
 }
 
 /// One dataset for data scopes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetDoc {
     pub attributes: Vec<String>,
@@ -68,7 +68,7 @@ pub struct DatasetDoc {
 }
 
 /// What a user who has no scope for a dataset sees.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WithoutScope {
     #[default]

@@ -8,6 +8,9 @@ use crate::app::{App, ROOT, apps_schema};
 
 const W: &str = "/v1/workspaces/acme";
 
+/// method, path, content type, body, expected status, expected code.
+type Case = (&'static str, String, Option<&'static str>, Vec<u8>, u16, &'static str);
+
 async fn raw(app: &App, method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, Value) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut req = client.request(method.parse().unwrap(), app.url(path)).bearer_auth(ROOT).body(body);
@@ -24,7 +27,7 @@ async fn malformed_bodies_and_requests() {
     let app = App::start().await;
     app.workspace("acme", apps_schema()).await;
     let json_ct = Some("application/json");
-    let cases: Vec<(&str, String, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("POST", format!("{W}/users"), json_ct, b"{not json".to_vec(), 400, "invalid_json"),
         (
             "POST",

@@ -12,4 +12,5 @@ mod dsl;
 mod endpoints;
 mod fixtures;
 mod observe;
+mod openapi;
 mod restart;
