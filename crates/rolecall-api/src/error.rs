@@ -40,7 +40,7 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> ApiError {
         let status = match &e {
             ServiceError::Engine(engine) => engine_status(engine),
-            ServiceError::Field(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Field(_) | ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::Conflict(_) | ServiceError::RoleConflict { .. } => StatusCode::CONFLICT,
             ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -34,6 +34,8 @@ use json::ApiJson;
 
 /// The largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 1024 * 1024;
+/// The largest import chunk body accepted.
+pub const MAX_IMPORT_BODY: usize = 16 * 1024 * 1024;
 /// The most checks one batch may carry (API.md).
 pub const MAX_BATCH: usize = 1000;
 
@@ -80,6 +82,11 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route(ws, get(manage::get_workspace::<S>).delete(manage::delete_workspace::<S>))
         .route(&format!("{ws}/schema"), get(manage::get_schema::<S>).put(manage::put_schema::<S>))
         .route(&format!("{ws}/api-keys"), post(create_api_key::<S>))
+        .route(&format!("{ws}/export"), get(manage::export::<S>))
+        .route(
+            &format!("{ws}/import"),
+            post(manage::import::<S>).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BODY)),
+        )
         .route(&format!("{ws}/users"), post(create_user::<S>).get(listing::list_users::<S>))
         .route(
             &format!("{ws}/users/{{id}}"),

@@ -817,3 +817,33 @@ pub async fn delete_data_scope<S: Store>(
     let actor = caller.actor(Some(&ws))?;
     Ok(deleted(state.service.put_data_scope(&actor, &ws, &g, &dataset, None).await?))
 }
+
+// ---------------------------------------------------------------- export and import
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/export", tag = "workspaces",
+    summary = "The whole workspace as one JSON document (rows and facts), read with no write in between",
+    responses((status = 200, description = "The document (`format`: rolecall-export/1)", body = Object)))]
+pub async fn export<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+) -> Result<Json<rolecall_service::Export>, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    Ok(Json(state.service.export(&actor, &ws).await?))
+}
+
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/import", tag = "workspaces",
+    summary = "Write one chunk of an export (users, groups, resources, labels, facts) in one transaction",
+    request_body = Object,
+    responses((status = 200, description = "Imported", body = crate::openapi::Written)))]
+pub async fn import<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+    ApiJson(chunk): ApiJson<rolecall_service::ImportChunk>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let items = chunk.len();
+    let revision = state.service.import(&actor, &ws, chunk).await?;
+    Ok(Json(json!({"imported": items, "revision": token(revision)})))
+}

@@ -79,6 +79,32 @@ impl Engine {
         }
     }
 
+    /// Whether `changes`, applied in order, would all be applied. Nothing is changed. When
+    /// they all edit one existing workspace only that workspace is copied to try them.
+    pub fn validate_all(&self, changes: &[Change]) -> Result<(), EngineError> {
+        let plain =
+            |c: &Change| !matches!(c.op, Op::CreateWorkspace { .. } | Op::DeleteWorkspace | Op::ReplaceSchema { .. });
+        match changes {
+            [] => Ok(()),
+            [one] => self.validate(one),
+            [first, ..] if changes.iter().all(|c| plain(c) && c.workspace == first.workspace) => {
+                let mut scratch = self.workspace(&first.workspace)?.clone();
+                for change in changes {
+                    let plan = scratch.prepare(&change.op)?;
+                    scratch.commit(plan);
+                }
+                Ok(())
+            }
+            _ => {
+                let mut scratch = self.clone();
+                for change in changes {
+                    scratch.apply(change)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Applies `change` as the next revision and returns that revision.
     pub fn apply(&mut self, change: &Change) -> Result<Revision, EngineError> {
         let next = Revision(self.revision.0 + 1);

@@ -12,6 +12,9 @@ pub enum ServiceError {
     Field(#[from] FieldError),
     #[error("{0}")]
     Forbidden(String),
+    /// Input the service cannot take (a malformed import, say).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the subject already holds role `{held}`; pass replace to change it")]
@@ -42,6 +45,7 @@ impl ServiceError {
             ServiceError::Engine(e) => e.code(),
             ServiceError::Field(_) => "invalid_field",
             ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::Invalid(_) => "invalid_input",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::RoleConflict { .. } => "role_conflict",
             ServiceError::TooLarge(_) => "too_large",

@@ -10,6 +10,7 @@
 mod actor;
 mod commands;
 mod error;
+mod transfer;
 
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use serde_json::json;
 pub use actor::Actor;
 pub use commands::BulkAction;
 pub use error::ServiceError;
+pub use transfer::{EXPORT_FORMAT, Export, ImportChunk, MAX_IMPORT_CHUNK};
 
 /// How fresh an answer must be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,17 +149,7 @@ impl<S: Store> Service<S> {
         let head = {
             let engine = self.read()?;
             precondition(&engine)?;
-            match batch.changes.as_slice() {
-                [] => {}
-                [one] => engine.validate(one)?,
-                many => {
-                    // Several changes: check them in sequence on a scratch copy.
-                    let mut scratch = engine.clone();
-                    for change in many {
-                        scratch.apply(change)?;
-                    }
-                }
-            }
+            engine.validate_all(&batch.changes)?;
             engine.revision()
         };
         batch.expected_head = Some(head);

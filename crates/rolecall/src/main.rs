@@ -1,5 +1,8 @@
-//! `rolecall serve`: the API on the embedded store (API.md's Running section). The only
-//! crate that picks a storage backend.
+//! The `rolecall` binary: `rolecall serve` runs the API on the embedded store (API.md's
+//! Running section; the only crate that picks a storage backend), and the operator's
+//! commands talk to a running server over HTTP (`client.rs`).
+
+mod client;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +16,8 @@ use rolecall_store_sqlite::SqliteStore;
 #[derive(Parser)]
 #[command(name = "rolecall", version, about = "Rolecall: groups and permissions as a service")]
 struct Cli {
+    #[command(flatten)]
+    connection: client::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +36,8 @@ enum Command {
         #[arg(long, env = "ROLECALL_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
         log_format: String,
     },
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 /// The root key: `ROLECALL_ROOT_KEY`, or one generated at first start, stored beside the
@@ -68,7 +75,12 @@ fn init_logs(format: &str) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Client(command) => {
+            let status = client::run(&cli.connection, command).await?;
+            std::process::exit(status);
+        }
         Command::Serve { listen, database, log_format } => {
             init_logs(&log_format);
             let path = match database.as_deref() {
