@@ -92,6 +92,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
             &format!("{ws}/users/{{id}}"),
             get(listing::get_user::<S>).patch(manage::patch_user::<S>).delete(listing::delete_user::<S>),
         )
+        .route(&format!("{ws}/users/{{id}}/activity"), post(manage::record_activity::<S>))
         .route(&format!("{ws}/groups"), post(create_group::<S>).get(listing::list_groups::<S>))
         .route(&format!("{ws}/groups/bulk"), post(manage::bulk::<S>))
         .route(

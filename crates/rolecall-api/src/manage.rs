@@ -208,6 +208,33 @@ pub async fn patch_group<S: Store>(
     Ok(Json(out))
 }
 
+#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityBody {
+    /// Milliseconds since the Unix epoch; now when absent.
+    at: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/users/{id}/activity", tag = "users",
+    summary = "Record that a user was active (the Recent Activity sort of a resource's rules)",
+    request_body = ActivityBody,
+    responses((status = 200, description = "Recorded", body = Object)))]
+pub async fn record_activity<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let body: ActivityBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActivityBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+    };
+    let at = state.service.record_activity(&actor, &ws, &id, body.at).await?;
+    Ok(Json(json!({"user": id, "last_active_at": at})))
+}
+
 // ---------------------------------------------------------------- resources
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -49,6 +49,38 @@ impl<S: Store> Service<S> {
         self.run(Self::batch(actor, writes, changes, audit)).await
     }
 
+    /// Records that a user was active at `at` (milliseconds since the epoch; now when
+    /// `None`), for the "Recent Activity" sort. A directory write only: it changes no access,
+    /// so it adds nothing to the change log or the audit. Admins (and keys) only.
+    pub async fn record_activity(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        user: &str,
+        at: Option<i64>,
+    ) -> Result<i64, ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let mut row = self
+            .store()
+            .user(workspace, user)
+            .await?
+            .ok_or_else(|| rolecall_engine::EngineError::UserNotFound(user.to_string()))?;
+        let at = at.unwrap_or_else(crate::now_ms);
+        row.last_active_at = Some(row.last_active_at.map_or(at, |before| before.max(at)));
+        let batch = Batch {
+            actor: actor.name(),
+            writes: vec![Write::PutUser { workspace: workspace.into(), user: row.clone() }],
+            ..Batch::default()
+        };
+        let id = user.to_string();
+        self.run_if(batch, |engine| match engine.workspace(workspace)?.user_info(&id) {
+            Some(_) => Ok(()),
+            None => Err(rolecall_engine::EngineError::UserNotFound(id.clone()).into()),
+        })
+        .await?;
+        Ok(row.last_active_at.unwrap_or(at))
+    }
+
     /// Changes a group's details and settings. Needs `edit`.
     pub async fn update_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
         self.group_right(actor, workspace, &group.id, GroupAction::Edit)?;

@@ -411,3 +411,46 @@ async fn api_keys_work_in_their_workspace_only() {
     assert_eq!(app.send("GET", &format!("{W}/users"), "rk_wrong", None, None).await.status.as_u16(), 401);
     assert_eq!(app.send("GET", &format!("{W}/users"), ROOT, None, None).await.status.as_u16(), 200);
 }
+
+#[tokio::test]
+async fn a_resources_rules_by_tab_search_roles_and_recent_activity() {
+    let app = acme().await;
+    app.ok("POST", &format!("{W}/resources"), json!({"type": "app", "id": "crm", "name": "CRM"}), 201).await;
+    for u in ["ann", "bob", "cat"] {
+        app.user("acme", u, "member").await;
+    }
+    app.ok("POST", &format!("{W}/groups"), json!({"id": "sales", "name": "Sales"}), 201).await;
+    let rules = format!("{W}/resources/app/crm/grants");
+    for (subject, role) in [
+        (json!({"user": "ann"}), "runner"),
+        (json!({"user": "bob"}), "admin"),
+        (json!({"user": "cat"}), "runner"),
+        (json!({"group": "sales"}), "runner"),
+    ] {
+        app.ok("PUT", &rules, json!({"subject": subject, "role": role}), 201).await;
+    }
+    app.ok("POST", &format!("{W}/users/bob/activity"), json!({"at": 2_000}), 200).await;
+    app.ok("POST", &format!("{W}/users/ann/activity"), json!({"at": 1_000}), 200).await;
+    // An older report never moves the time back.
+    let kept = app.ok("POST", &format!("{W}/users/bob/activity"), json!({"at": 5}), 200).await;
+    assert_eq!(kept["last_active_at"], 2_000);
+    assert_eq!(app.root("POST", &format!("{W}/users/ghost/activity"), Value::Null).await.code(), "user_not_found");
+
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["subject"].to_string()).collect()
+    };
+    let recent = app.ok("GET", &format!("{rules}?subject_kind=user&sort=recent_activity"), Value::Null, 200).await;
+    assert_eq!(ids(&recent), [r#"{"user":"bob"}"#, r#"{"user":"ann"}"#, r#"{"user":"cat"}"#]);
+    let runners = app.ok("GET", &format!("{rules}?subject_kind=user&roles=runner"), Value::Null, 200).await;
+    assert_eq!(ids(&runners), [r#"{"user":"ann"}"#, r#"{"user":"cat"}"#]);
+    // Both filters together, sorted by activity; and the Groups tab.
+    let both =
+        app.ok("GET", &format!("{rules}?roles=runner,admin&sort=recent_activity&limit=2"), Value::Null, 200).await;
+    assert_eq!(ids(&both), [r#"{"user":"bob"}"#, r#"{"user":"ann"}"#]);
+    assert!(both["next_cursor"].is_string());
+    let groups = app.ok("GET", &format!("{rules}?subject_kind=group"), Value::Null, 200).await;
+    assert_eq!(groups["items"][0]["subject_name"], "Sales");
+    let search = app.ok("GET", &format!("{rules}?q=CAT%40EXAMPLE"), Value::Null, 200).await;
+    assert_eq!(ids(&search), [r#"{"user":"cat"}"#]);
+    assert_eq!(app.root("GET", &format!("{rules}?sort=loudest"), Value::Null).await.status.as_u16(), 400);
+}
