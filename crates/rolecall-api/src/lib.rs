@@ -81,7 +81,8 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/workspaces", post(create_workspace::<S>))
         .route(ws, get(manage::get_workspace::<S>).delete(manage::delete_workspace::<S>))
         .route(&format!("{ws}/schema"), get(manage::get_schema::<S>).put(manage::put_schema::<S>))
-        .route(&format!("{ws}/api-keys"), post(create_api_key::<S>))
+        .route(&format!("{ws}/api-keys"), post(create_api_key::<S>).get(manage::list_api_keys::<S>))
+        .route(&format!("{ws}/api-keys/{{id}}"), axum::routing::delete(manage::delete_api_key::<S>))
         .route(&format!("{ws}/export"), get(manage::export::<S>))
         .route(
             &format!("{ws}/import"),
@@ -287,7 +288,9 @@ async fn create_api_key<S: Store>(
 ) -> Result<impl IntoResponse, ApiError> {
     let actor = caller.actor(Some(&ws))?;
     let secret = format!("rk_{}", random_token(24)?);
-    let key = ApiKey { id: random_token(8)?, name: body.name, hash: hex(&digest(&secret)), created_at: 0 };
+    let created_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let key = ApiKey { id: random_token(8)?, name: body.name, hash: hex(&digest(&secret)), created_at };
     state.service.create_api_key(&actor, &ws, key.clone()).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": key.id, "name": key.name, "key": secret}))))
 }

@@ -117,6 +117,34 @@ pub async fn put_schema<S: Store>(
     Ok(written(state.service.replace_schema(&actor, &ws, schema).await?))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/api-keys", tag = "workspaces",
+    summary = "The workspace's API keys (ids and names; secrets are never shown again)",
+    responses((status = 200, description = "Keys", body = crate::openapi::Page)))]
+pub async fn list_api_keys<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    crate::require_admin_caller(&state, &caller, &ws)?;
+    let keys = state.service.store().api_keys(&ws).await.map_err(ServiceError::from)?;
+    let items: Vec<Value> =
+        keys.iter().map(|k| json!({"id": k.id, "name": k.name, "created_at": k.created_at})).collect();
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/api-keys/{id}", tag = "workspaces",
+    summary = "Revoke an API key: its next request is a 401",
+    responses((status = 204, description = "Revoked")))]
+pub async fn delete_api_key<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    state.service.delete_api_key(&actor, &ws, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 // ---------------------------------------------------------------- edits
 
 #[derive(Deserialize, utoipa::ToSchema)]

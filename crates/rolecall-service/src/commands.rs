@@ -512,4 +512,20 @@ impl<S: Store> Service<S> {
         let writes = vec![Write::PutApiKey { workspace: workspace.into(), key }];
         self.run(Self::batch(actor, writes, vec![], audit)).await.map(|_| ())
     }
+
+    /// Revokes a workspace API key: the next request with it is a 401.
+    pub async fn delete_api_key(&self, actor: &Actor, workspace: &str, id: &str) -> Result<(), ServiceError> {
+        self.require_admin(actor, workspace)?;
+        let keys = self.store().api_keys(workspace).await?;
+        let key = keys.iter().find(|k| k.id == id).ok_or_else(|| ServiceError::ApiKeyNotFound(id.to_string()))?;
+        let audit = Self::audit(
+            workspace,
+            "api_key.delete",
+            format!("api_key:{id}"),
+            Some(json!({"id": id, "name": key.name})),
+            None,
+        );
+        let writes = vec![Write::DeleteApiKey { workspace: workspace.into(), id: id.into() }];
+        self.run(Self::batch(actor, writes, vec![], audit)).await.map(|_| ())
+    }
 }

@@ -12,6 +12,8 @@ pub enum ServiceError {
     Field(#[from] FieldError),
     #[error("{0}")]
     Forbidden(String),
+    #[error("API key `{0}` not found")]
+    ApiKeyNotFound(String),
     /// Input the service cannot take (a malformed import, say).
     #[error("{0}")]
     Invalid(String),
@@ -46,6 +48,7 @@ impl ServiceError {
             ServiceError::Field(_) => "invalid_field",
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::Invalid(_) => "invalid_input",
+            ServiceError::ApiKeyNotFound(_) => "api_key_not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::RoleConflict { .. } => "role_conflict",
             ServiceError::TooLarge(_) => "too_large",

@@ -709,6 +709,24 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn api_keys(&self, workspace: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM api_keys WHERE workspace = ? ORDER BY created_at, id")
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKey {
+                    id: r.try_get("id").map_err(corrupt)?,
+                    name: r.try_get("name").map_err(corrupt)?,
+                    hash: r.try_get("hash").map_err(corrupt)?,
+                    created_at: r.try_get("created_at").map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
     async fn group(&self, workspace: &str, id: &str) -> Result<Option<Group>, StoreError> {
         let row = sqlx::query("SELECT * FROM groups WHERE workspace = ? AND id = ?")
             .bind(workspace)

@@ -385,10 +385,13 @@ async fn api_keys_are_found_by_hash_only<S: Store>(store: S) {
     store.commit(writes(vec![Write::PutApiKey { workspace: "acme".into(), key: key.clone() }], 5)).await.unwrap();
     assert_eq!(store.api_key("h1").await.unwrap(), Some(("acme".to_string(), key.clone())));
     assert_eq!(store.api_key("k1").await.unwrap(), None);
+    assert_eq!(store.api_keys("acme").await.unwrap(), vec![key.clone()]);
+    assert!(store.api_keys("other").await.unwrap().is_empty());
     let again = writes(vec![Write::PutApiKey { workspace: "acme".into(), key }], 6);
     assert!(matches!(store.commit(again).await, Err(StoreError::Conflict(_))));
     store.commit(writes(vec![Write::DeleteApiKey { workspace: "acme".into(), id: "k1".into() }], 7)).await.unwrap();
     assert_eq!(store.api_key("h1").await.unwrap(), None);
+    assert!(store.api_keys("acme").await.unwrap().is_empty());
 }
 
 async fn labels_are_kept_by_key_and_go_with_their_group<S: Store>(store: S) {

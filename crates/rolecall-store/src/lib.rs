@@ -300,6 +300,9 @@ pub trait Store: Send + Sync + 'static {
     /// The API key whose secret hashes to `hash`, with its workspace.
     fn api_key(&self, hash: &str) -> impl Future<Output = Result<Option<(String, ApiKey)>, StoreError>> + Send;
 
+    /// A workspace's API keys (hashes, never secrets), oldest first.
+    fn api_keys(&self, workspace: &str) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
+
     fn group(&self, workspace: &str, id: &str) -> impl Future<Output = Result<Option<Group>, StoreError>> + Send;
 
     /// Groups of a workspace whose name or description contains `query` (any case) and

@@ -110,6 +110,17 @@ async fn malformed_bodies_and_requests() {
         assert_eq!((got, body["error"]["code"].as_str().unwrap_or("")), (status, code), "{method} {path}: {body}");
         assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    // Imports take bigger bodies (16 MiB), and no more.
+    let mut big = br#"{"facts": []"#.to_vec();
+    big.extend(vec![b' '; 2 * 1024 * 1024]);
+    big.push(b'}');
+    let (status, body) = raw(&app, "POST", &format!("{W}/import"), json_ct, big).await;
+    assert_eq!((status, body["imported"].as_u64()), (200, Some(0)), "{body}");
+    let (status, body) = raw(&app, "POST", &format!("{W}/import"), json_ct, vec![b' '; 17 * 1024 * 1024]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")));
+    let removal = json!({"facts": [{"op": "delete_user", "user": "x"}]});
+    let (status, body) = raw(&app, "POST", &format!("{W}/import"), json_ct, removal.to_string().into_bytes()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_input")));
     // No key, a wrong key: 401 before anything else.
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let res = client.get(app.url(&format!("{W}/users"))).send().await.unwrap();

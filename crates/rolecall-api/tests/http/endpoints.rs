@@ -410,6 +410,15 @@ async fn api_keys_work_in_their_workspace_only() {
     assert!(!app.ok("GET", &format!("{W}/audit"), Value::Null, 200).await.to_string().contains(&secret));
     assert_eq!(app.send("GET", &format!("{W}/users"), "rk_wrong", None, None).await.status.as_u16(), 401);
     assert_eq!(app.send("GET", &format!("{W}/users"), ROOT, None, None).await.status.as_u16(), 200);
+
+    // Listed without the secret; revoked, it stops working at once.
+    let keys = app.ok("GET", &format!("{W}/api-keys"), Value::Null, 200).await;
+    assert_eq!(keys["items"][0]["name"], "backend");
+    assert!(!keys.to_string().contains(&secret));
+    let id = key["id"].as_str().unwrap();
+    assert_eq!(app.root("DELETE", &format!("{W}/api-keys/{id}"), Value::Null).await.status.as_u16(), 204);
+    assert_eq!(app.send("GET", &format!("{W}/users"), &secret, None, None).await.status.as_u16(), 401);
+    assert_eq!(app.root("DELETE", &format!("{W}/api-keys/{id}"), Value::Null).await.code(), "api_key_not_found");
 }
 
 #[tokio::test]
