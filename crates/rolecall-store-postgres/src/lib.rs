@@ -1,0 +1,754 @@
+//! Rolecall's store on PostgreSQL (`--database postgres://...`): the same trait and the
+//! same conformance suite as the embedded SQLite store.
+//!
+//! Every commit locks the one `log_head` row, checks the caller's expected head, appends
+//! its changes at the next revisions and moves the head, all in one transaction: revisions
+//! are consecutive (no gap, no duplicate) whatever the number of writers or replicas, and a
+//! writer whose engine is behind gets `HeadMoved` and nothing written. The commit also
+//! sends `NOTIFY rolecall_changes, '<revision>'` (delivered when it commits) so other
+//! replicas wake up and read the log.
+
+pub mod testing;
+
+use std::time::Duration;
+
+use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, User, Workspace, email_key, name_key};
+use rolecall_store::{
+    ApiKey, AuditEntry, AuditRecord, Batch, GrantQuery, GrantRow, GrantSort, LoggedChange, Page, PageRequest, Store,
+    StoreError, Write,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+/// The channel commits notify on; the payload is the new head revision.
+pub const CHANNEL: &str = "rolecall_changes";
+
+/// Rolecall's store on PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+/// A serde enum written as its bare name (`"public"` -> `public`).
+fn name_of<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(value).map_err(corrupt)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(corrupt(format!("expected a name, got {other}"))),
+    }
+}
+
+fn from_name<T: serde::de::DeserializeOwned>(name: String) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt)
+}
+
+fn revision(n: i64) -> Revision {
+    Revision(u64::try_from(n).unwrap_or(0))
+}
+
+fn db(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://...`) and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(backend)?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The connection pool (for listening to [`CHANNEL`]).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn delete_grants_of(
+        tx: &mut Transaction<'_, Postgres>,
+        workspace: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM grants WHERE workspace = $1 AND subject_kind = $2 AND subject_id = $3")
+            .bind(workspace)
+            .bind(kind)
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn delete_labels(
+        tx: &mut Transaction<'_, Postgres>,
+        workspace: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM labels WHERE workspace = $1 AND kind = $2 AND (key = $3 OR starts_with(key, $3 || '/'))",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(key)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(backend)
+    }
+
+    async fn changes(
+        &self,
+        workspace: Option<&str>,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<LoggedChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT revision, change, at FROM change_log WHERE revision > $1 AND ($2::text IS NULL OR workspace = $2)
+             ORDER BY revision LIMIT $3",
+        )
+        .bind(db(after.0))
+        .bind(workspace)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let change: String = row.try_get("change").map_err(corrupt)?;
+                Ok(LoggedChange {
+                    revision: revision(row.try_get("revision").map_err(corrupt)?),
+                    at: row.try_get("at").map_err(corrupt)?,
+                    change: serde_json::from_str::<Change>(&change).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn write(tx: &mut Transaction<'_, Postgres>, write: &Write, at: i64) -> Result<(), StoreError> {
+        let result = match write {
+            Write::PutWorkspace { workspace, schema } => {
+                sqlx::query(
+                    "INSERT INTO workspaces (id, name, schema) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, schema = excluded.schema",
+                )
+                .bind(&workspace.id)
+                .bind(&workspace.name)
+                .bind(text(schema)?)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteWorkspace { workspace } => {
+                sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(workspace).execute(&mut **tx).await
+            }
+            Write::PutUser { workspace, user } => {
+                sqlx::query(
+                    "INSERT INTO users (workspace, id, email, email_key, name, workspace_role, kind, last_active_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (workspace, id) DO UPDATE SET email = excluded.email,
+                       email_key = excluded.email_key, name = excluded.name,
+                       workspace_role = excluded.workspace_role, kind = excluded.kind,
+                       last_active_at = excluded.last_active_at",
+                )
+                .bind(workspace)
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(email_key(&user.email))
+                .bind(&user.name)
+                .bind(&user.workspace_role)
+                .bind(name_of(&user.kind)?)
+                .bind(user.last_active_at)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteUser { workspace, user } => {
+                PostgresStore::delete_grants_of(tx, workspace, "user", user).await?;
+                sqlx::query("DELETE FROM users WHERE workspace = $1 AND id = $2")
+                    .bind(workspace)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::PutGroup { workspace, group } => {
+                sqlx::query(
+                    "INSERT INTO groups (workspace, id, name, name_key, description, tags, icon, visibility,
+                       apply_privileges, notify)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (workspace, id) DO UPDATE SET name = excluded.name,
+                       name_key = excluded.name_key, description = excluded.description,
+                       tags = excluded.tags, icon = excluded.icon, visibility = excluded.visibility,
+                       apply_privileges = excluded.apply_privileges, notify = excluded.notify",
+                )
+                .bind(workspace)
+                .bind(&group.id)
+                .bind(&group.name)
+                .bind(name_key(&group.name))
+                .bind(&group.description)
+                .bind(&group.tags)
+                .bind(&group.icon)
+                .bind(name_of(&group.visibility)?)
+                .bind(group.apply_privileges)
+                .bind(name_of(&group.notify)?)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteGroup { workspace, group } => {
+                PostgresStore::delete_grants_of(tx, workspace, "group", group).await?;
+                PostgresStore::delete_labels(tx, workspace, rolecall_store::label::PERMISSION_SET, group).await?;
+                sqlx::query("DELETE FROM groups WHERE workspace = $1 AND id = $2")
+                    .bind(workspace)
+                    .bind(group)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::PutResource { workspace, resource } => {
+                sqlx::query(
+                    "INSERT INTO resources (workspace, type, id, name, parent_type, parent_id)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (workspace, type, id) DO UPDATE SET name = excluded.name,
+                       parent_type = excluded.parent_type, parent_id = excluded.parent_id",
+                )
+                .bind(workspace)
+                .bind(&resource.resource.kind)
+                .bind(&resource.resource.id)
+                .bind(&resource.name)
+                .bind(resource.parent.as_ref().map(|p| &p.kind))
+                .bind(resource.parent.as_ref().map(|p| &p.id))
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteResource { workspace, resource } => {
+                sqlx::query("DELETE FROM grants WHERE workspace = $1 AND type = $2 AND id = $3")
+                    .bind(workspace)
+                    .bind(&resource.kind)
+                    .bind(&resource.id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                sqlx::query("DELETE FROM resources WHERE workspace = $1 AND type = $2 AND id = $3")
+                    .bind(workspace)
+                    .bind(&resource.kind)
+                    .bind(&resource.id)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::PutGrant { workspace, resource, subject, role } => {
+                let (kind, id) = subject_parts(subject);
+                sqlx::query(
+                    "INSERT INTO grants (workspace, type, id, subject_kind, subject_id, role, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (workspace, type, id, subject_kind, subject_id)
+                     DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at",
+                )
+                .bind(workspace)
+                .bind(&resource.kind)
+                .bind(&resource.id)
+                .bind(kind)
+                .bind(id)
+                .bind(role)
+                .bind(at)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteGrant { workspace, resource, subject } => {
+                let (kind, id) = subject_parts(subject);
+                sqlx::query(
+                    "DELETE FROM grants
+                     WHERE workspace = $1 AND type = $2 AND id = $3 AND subject_kind = $4 AND subject_id = $5",
+                )
+                .bind(workspace)
+                .bind(&resource.kind)
+                .bind(&resource.id)
+                .bind(kind)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::PutApiKey { workspace, key } => {
+                sqlx::query("INSERT INTO api_keys (workspace, id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(workspace)
+                    .bind(&key.id)
+                    .bind(&key.name)
+                    .bind(&key.hash)
+                    .bind(key.created_at)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::DeleteApiKey { workspace, id } => {
+                sqlx::query("DELETE FROM api_keys WHERE workspace = $1 AND id = $2")
+                    .bind(workspace)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+            }
+            Write::PutLabel { workspace, kind, key, name } => {
+                sqlx::query(
+                    "INSERT INTO labels (workspace, kind, key, name) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (workspace, kind, key) DO UPDATE SET name = excluded.name",
+                )
+                .bind(workspace)
+                .bind(kind)
+                .bind(key)
+                .bind(name)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteLabels { workspace, kind, key } => {
+                return PostgresStore::delete_labels(tx, workspace, kind, key).await;
+            }
+        };
+        result.map(|_| ()).map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(conflict(write)),
+            _ => backend(e),
+        })
+    }
+}
+
+/// What a unique-key violation of `write` means, in the user's words.
+fn conflict(write: &Write) -> String {
+    match write {
+        Write::PutUser { workspace, user } => {
+            format!("email `{}` is already used by another user of workspace `{workspace}`", user.email)
+        }
+        Write::PutGroup { workspace, group } => {
+            format!("group name `{}` is already used in workspace `{workspace}`", group.name)
+        }
+        Write::PutApiKey { key, .. } => format!("API key `{}` already exists", key.id),
+        other => format!("conflicting write: {other:?}"),
+    }
+}
+
+fn subject_parts(subject: &Subject) -> (&'static str, &str) {
+    match subject {
+        Subject::User(id) => ("user", id),
+        Subject::Group(id) => ("group", id),
+    }
+}
+
+fn user_from(row: &PgRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id").map_err(corrupt)?,
+        email: row.try_get("email").map_err(corrupt)?,
+        name: row.try_get("name").map_err(corrupt)?,
+        workspace_role: row.try_get("workspace_role").map_err(corrupt)?,
+        kind: from_name(row.try_get("kind").map_err(corrupt)?)?,
+        last_active_at: row.try_get("last_active_at").map_err(corrupt)?,
+    })
+}
+
+fn group_from(row: &PgRow) -> Result<Group, StoreError> {
+    Ok(Group {
+        id: row.try_get("id").map_err(corrupt)?,
+        name: row.try_get("name").map_err(corrupt)?,
+        description: row.try_get("description").map_err(corrupt)?,
+        tags: row.try_get("tags").map_err(corrupt)?,
+        icon: row.try_get("icon").map_err(corrupt)?,
+        visibility: from_name(row.try_get("visibility").map_err(corrupt)?)?,
+        apply_privileges: row.try_get("apply_privileges").map_err(corrupt)?,
+        notify: from_name(row.try_get("notify").map_err(corrupt)?)?,
+    })
+}
+
+fn resource_from(row: &PgRow) -> Result<Resource, StoreError> {
+    let parent_type: Option<String> = row.try_get("parent_type").map_err(corrupt)?;
+    let parent_id: Option<String> = row.try_get("parent_id").map_err(corrupt)?;
+    Ok(Resource {
+        resource: ResourceRef::new(
+            row.try_get::<String, _>("type").map_err(corrupt)?,
+            row.try_get::<String, _>("id").map_err(corrupt)?,
+        ),
+        name: row.try_get("name").map_err(corrupt)?,
+        parent: parent_type.zip(parent_id).map(|(t, i)| ResourceRef::new(t, i)),
+    })
+}
+
+fn api_key_from(r: &PgRow) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        id: r.try_get("id").map_err(corrupt)?,
+        name: r.try_get("name").map_err(corrupt)?,
+        hash: r.try_get("hash").map_err(corrupt)?,
+        created_at: r.try_get("created_at").map_err(corrupt)?,
+    })
+}
+
+/// Cuts one extra row off a listing into the `next` key.
+fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T> {
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+impl Store for PostgresStore {
+    async fn head(&self) -> Result<Revision, StoreError> {
+        let row = sqlx::query("SELECT revision FROM log_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(revision(row.try_get("revision").map_err(corrupt)?))
+    }
+
+    async fn commit(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // INVARIANT: every commit holds this row lock until it ends, so heads and
+        // revisions are handed out one writer at a time.
+        let row = sqlx::query("SELECT revision FROM log_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let head: i64 = row.try_get("revision").map_err(corrupt)?;
+        if let Some(expected) = batch.expected_head
+            && db(expected.0) != head
+        {
+            return Err(StoreError::HeadMoved { expected: expected.0, actual: revision(head).0 });
+        }
+        for write in &batch.writes {
+            PostgresStore::write(&mut tx, write, batch.at).await?;
+        }
+        let mut revisions = Vec::with_capacity(batch.changes.len());
+        let mut next = head;
+        for change in &batch.changes {
+            next += 1;
+            sqlx::query("INSERT INTO change_log (revision, workspace, change, at) VALUES ($1, $2, $3, $4)")
+                .bind(next)
+                .bind(&change.workspace)
+                .bind(text(change)?)
+                .bind(batch.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            revisions.push(revision(next));
+        }
+        for record in &batch.audit {
+            sqlx::query(
+                "INSERT INTO audit_log (revision, workspace, actor, action, target, before, after, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(next)
+            .bind(&record.workspace)
+            .bind(&batch.actor)
+            .bind(&record.action)
+            .bind(&record.target)
+            .bind(record.before.as_ref().map(text).transpose()?)
+            .bind(record.after.as_ref().map(text).transpose()?)
+            .bind(batch.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        if next != head {
+            sqlx::query("UPDATE log_head SET revision = $1 WHERE id = 1")
+                .bind(next)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(next.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(revisions)
+    }
+
+    async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<LoggedChange>, StoreError> {
+        self.changes(None, after, limit).await
+    }
+
+    async fn workspace_changes(
+        &self,
+        workspace: &str,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<LoggedChange>, StoreError> {
+        self.changes(Some(workspace), after, limit).await
+    }
+
+    async fn audit(
+        &self,
+        workspace: &str,
+        after: u64,
+        actor: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE workspace = $1 AND id > $2 AND ($3::text IS NULL OR actor = $3)
+             ORDER BY id LIMIT $4",
+        )
+        .bind(workspace)
+        .bind(db(after))
+        .bind(actor)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let json = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
+                    let text: Option<String> = row.try_get(col).map_err(corrupt)?;
+                    text.map(|t| serde_json::from_str(&t).map_err(corrupt)).transpose()
+                };
+                Ok(AuditEntry {
+                    id: u64::try_from(row.try_get::<i64, _>("id").map_err(corrupt)?).unwrap_or(0),
+                    revision: revision(row.try_get("revision").map_err(corrupt)?),
+                    actor: row.try_get("actor").map_err(corrupt)?,
+                    at: row.try_get("at").map_err(corrupt)?,
+                    record: AuditRecord {
+                        workspace: row.try_get("workspace").map_err(corrupt)?,
+                        action: row.try_get("action").map_err(corrupt)?,
+                        target: row.try_get("target").map_err(corrupt)?,
+                        before: json("before")?,
+                        after: json("after")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn workspace(&self, id: &str) -> Result<Option<Workspace>, StoreError> {
+        let row = sqlx::query("SELECT id, name FROM workspaces WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| Ok(Workspace { id: r.try_get("id").map_err(corrupt)?, name: r.try_get("name").map_err(corrupt)? }))
+            .transpose()
+    }
+
+    async fn schema(&self, workspace: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = sqlx::query("SELECT schema FROM workspaces WHERE id = $1")
+            .bind(workspace)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            let text: String = r.try_get("schema").map_err(corrupt)?;
+            serde_json::from_str(&text).map_err(corrupt)
+        })
+        .transpose()
+    }
+
+    async fn labels(
+        &self,
+        workspace: &str,
+        kind: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key, name FROM labels WHERE workspace = $1 AND kind = $2
+               AND ($3::text IS NULL OR key = $3 OR starts_with(key, $3 || '/'))
+             ORDER BY key",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("key").map_err(corrupt)?, r.try_get("name").map_err(corrupt)?)))
+            .collect()
+    }
+
+    async fn resources(
+        &self,
+        workspace: &str,
+        kind: Option<&str>,
+        query: Option<&str>,
+        req: PageRequest,
+    ) -> Result<Page<Resource>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM resources WHERE workspace = $1 AND (type || '/' || id) COLLATE \"C\" > $2
+               AND ($3::text IS NULL OR type = $3)
+               AND ($4::text IS NULL OR strpos(lower(name), lower($4)) > 0 OR strpos(lower(id), lower($4)) > 0)
+             ORDER BY (type || '/' || id) COLLATE \"C\" LIMIT $5",
+        )
+        .bind(workspace)
+        .bind(req.after.as_deref().unwrap_or(""))
+        .bind(kind)
+        .bind(query)
+        .bind(i64::from(req.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(resource_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, req.limit, |r| format!("{}/{}", r.resource.kind, r.resource.id)))
+    }
+
+    async fn user(&self, workspace: &str, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE workspace = $1 AND id = $2")
+            .bind(workspace)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn users(&self, workspace: &str, query: Option<&str>, req: PageRequest) -> Result<Page<User>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE workspace = $1 AND id > $2
+               AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0 OR strpos(email_key, lower($3)) > 0)
+             ORDER BY id LIMIT $4",
+        )
+        .bind(workspace)
+        .bind(req.after.as_deref().unwrap_or(""))
+        .bind(query)
+        .bind(i64::from(req.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let users = rows.iter().map(user_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(users, req.limit, |u| u.id.clone()))
+    }
+
+    async fn resource(&self, workspace: &str, resource: &ResourceRef) -> Result<Option<Resource>, StoreError> {
+        let row = sqlx::query("SELECT * FROM resources WHERE workspace = $1 AND type = $2 AND id = $3")
+            .bind(workspace)
+            .bind(&resource.kind)
+            .bind(&resource.id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(resource_from).transpose()
+    }
+
+    async fn grants(
+        &self,
+        workspace: &str,
+        resource: &ResourceRef,
+        query: GrantQuery,
+    ) -> Result<Page<GrantRow>, StoreError> {
+        let order = match query.sort {
+            GrantSort::Name => "lower(subject_name), g.subject_kind, g.subject_id",
+            GrantSort::RecentActivity => {
+                "u.last_active_at IS NULL, u.last_active_at DESC, lower(subject_name), g.subject_kind, g.subject_id"
+            }
+        };
+        let kind = query.users.map(|users| if users { "user" } else { "group" });
+        let roles = (!query.roles.is_empty()).then_some(&query.roles);
+        let sql = format!(
+            "SELECT g.subject_kind, g.subject_id, g.role, g.updated_at,
+                COALESCE(u.name, gr.name, g.subject_id) AS subject_name, u.email AS subject_email, u.last_active_at
+             FROM grants g
+             LEFT JOIN users u ON g.subject_kind = 'user' AND u.workspace = g.workspace AND u.id = g.subject_id
+             LEFT JOIN groups gr ON g.subject_kind = 'group' AND gr.workspace = g.workspace AND gr.id = g.subject_id
+             WHERE g.workspace = $1 AND g.type = $2 AND g.id = $3
+               AND ($4::text IS NULL OR g.subject_kind = $4)
+               AND ($5::text IS NULL OR strpos(lower(COALESCE(u.name, gr.name, g.subject_id)), lower($5)) > 0
+                    OR strpos(COALESCE(u.email_key, ''), lower($5)) > 0)
+               AND ($6::text[] IS NULL OR g.role = ANY($6))
+             ORDER BY {order} LIMIT $7 OFFSET $8"
+        );
+        // The only interpolated text is `order`, one of two fixed strings above.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .bind(&resource.kind)
+            .bind(&resource.id)
+            .bind(kind)
+            .bind(&query.search)
+            .bind(roles)
+            .bind(i64::from(query.limit) + 1)
+            .bind(i64::from(query.offset))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let kind: String = row.try_get("subject_kind").map_err(corrupt)?;
+                let id: String = row.try_get("subject_id").map_err(corrupt)?;
+                Ok(GrantRow {
+                    subject: if kind == "user" { Subject::User(id) } else { Subject::Group(id) },
+                    subject_name: row.try_get("subject_name").map_err(corrupt)?,
+                    subject_email: row.try_get("subject_email").map_err(corrupt)?,
+                    role: row.try_get("role").map_err(corrupt)?,
+                    updated_at: row.try_get("updated_at").map_err(corrupt)?,
+                    last_active_at: row.try_get("last_active_at").map_err(corrupt)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let offset = query.offset;
+        let mut page = page(items, query.limit, |_| String::new());
+        if page.next.is_some() {
+            page.next = Some((offset + query.limit).to_string());
+        }
+        Ok(page)
+    }
+
+    async fn api_key(&self, hash: &str) -> Result<Option<(String, ApiKey)>, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_keys WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| Ok((r.try_get("workspace").map_err(corrupt)?, api_key_from(&r)?))).transpose()
+    }
+
+    async fn api_keys(&self, workspace: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM api_keys WHERE workspace = $1 ORDER BY created_at, id")
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(api_key_from).collect()
+    }
+
+    async fn group(&self, workspace: &str, id: &str) -> Result<Option<Group>, StoreError> {
+        let row = sqlx::query("SELECT * FROM groups WHERE workspace = $1 AND id = $2")
+            .bind(workspace)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(group_from).transpose()
+    }
+
+    async fn groups(
+        &self,
+        workspace: &str,
+        query: Option<&str>,
+        tag: Option<&str>,
+        req: PageRequest,
+    ) -> Result<Page<Group>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM groups WHERE workspace = $1 AND id > $2
+               AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0
+                    OR strpos(lower(description), lower($3)) > 0)
+               AND ($4::text IS NULL OR $4 = ANY(tags))
+             ORDER BY id LIMIT $5",
+        )
+        .bind(workspace)
+        .bind(req.after.as_deref().unwrap_or(""))
+        .bind(query)
+        .bind(tag)
+        .bind(i64::from(req.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let groups = rows.iter().map(group_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(groups, req.limit, |g| g.id.clone()))
+    }
+}
