@@ -642,9 +642,11 @@ impl Store for PostgresStore {
         query: GrantQuery,
     ) -> Result<Page<GrantRow>, StoreError> {
         let order = match query.sort {
-            GrantSort::Name => "lower(subject_name), g.subject_kind, g.subject_id",
+            // (PostgreSQL orders by an output name only when it stands alone, hence the repeat.)
+            GrantSort::Name => "lower(COALESCE(u.name, gr.name, g.subject_id)), g.subject_kind, g.subject_id",
             GrantSort::RecentActivity => {
-                "u.last_active_at IS NULL, u.last_active_at DESC, lower(subject_name), g.subject_kind, g.subject_id"
+                "u.last_active_at IS NULL, u.last_active_at DESC, lower(COALESCE(u.name, gr.name, g.subject_id)),
+                 g.subject_kind, g.subject_id"
             }
         };
         let kind = query.users.map(|users| if users { "user" } else { "group" });

@@ -25,13 +25,18 @@ pub struct TestCluster {
     pub port: u16,
     bin: PathBuf,
     data: PathBuf,
+    /// The server's options (`-o`), the same at every start.
+    options: String,
+    log: PathBuf,
     as_postgres: bool,
 }
 
 impl TestCluster {
     /// `pg_ctl restart -m immediate`: every connection is cut, nothing committed is lost.
+    /// (A stop and a start: `pg_ctl restart` would hand its own output pipe to the server.)
     pub fn restart_immediate(&self) -> Result<(), String> {
-        self.pg_ctl(&["restart", "-m", "immediate", "-w"])
+        self.stop_immediate()?;
+        self.start()
     }
 
     /// Stops the server at once (`-m immediate`).
@@ -41,7 +46,8 @@ impl TestCluster {
 
     /// Starts a stopped server again.
     pub fn start(&self) -> Result<(), String> {
-        self.pg_ctl(&["start", "-w", "-l", &self.data.join("../server.log").to_string_lossy()])
+        let log = self.log.to_string_lossy().to_string();
+        self.pg_ctl(&["start", "-w", "-o", &self.options, "-l", &log])
     }
 
     fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
@@ -64,8 +70,21 @@ pub async fn database() -> Result<TestDatabase, String> {
             (format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port), Some(cluster))
         }
     };
+    create_database(&admin, cluster).await
+}
+
+/// A fresh database on a cluster of its own, for tests that stop or restart the server
+/// (always a throwaway cluster, even when `DATABASE_URL` is set: an outside server is not
+/// ours to restart). The cluster is removed when the test process ends.
+pub async fn database_on_own_cluster() -> Result<TestDatabase, String> {
+    let cluster = start_cluster()?;
+    let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port);
+    create_database(&admin, Some(cluster)).await
+}
+
+async fn create_database(admin: &str, cluster: Option<TestCluster>) -> Result<TestDatabase, String> {
     let name = format!("rolecall_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-    let mut conn = sqlx::postgres::PgConnection::connect_lazy_free(&admin).await?;
+    let mut conn = sqlx::postgres::PgConnection::connect_lazy_free(admin).await?;
     sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .map_err(|e| format!("creating database {name} on {admin}: {e}"))?;
@@ -132,7 +151,7 @@ fn run(program: &Path, args: &[&str], as_postgres: bool) -> Result<(), String> {
     } else {
         Command::new(program)
     };
-    let out = cmd.args(args).output().map_err(|e| format!("running {}: {e}", program.display()))?;
+    let out = cmd.args(args).stdin(std::process::Stdio::null()).output().map_err(|e| format!("running {}: {e}", program.display()))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -175,8 +194,9 @@ fn start_cluster() -> Result<TestCluster, String> {
         "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c full_page_writes=off -c max_connections=200",
         root.display()
     );
-    let log = root.join("server.log").to_string_lossy().to_string();
-    run(&bin.join("pg_ctl"), &["-D", &data_arg, "-o", &options, "-l", &log, "-w", "start"], as_postgres)?;
+    let log = root.join("server.log");
+    let cluster = TestCluster { port, bin: bin.clone(), data: data.clone(), options, log, as_postgres };
+    cluster.start()?;
     // The watchdog: when this test process is gone, stop the server and remove the files.
     let watchdog = format!(
         "while [ -d /proc/{pid} ]; do sleep 1; done; {pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {root}",
@@ -196,5 +216,5 @@ fn start_cluster() -> Result<TestCluster, String> {
     };
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     cmd.spawn().map_err(|e| format!("starting the cluster's watchdog: {e}"))?;
-    Ok(TestCluster { port, bin, data, as_postgres })
+    Ok(cluster)
 }

@@ -54,12 +54,10 @@ async fn concurrent_writers_get_consecutive_revisions_or_head_moved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_changes_survive_an_immediate_restart() {
-    let db = testing::database().await.unwrap();
+    let db = testing::database_on_own_cluster().await.unwrap();
     let store = PostgresStore::open(&db.url).await.unwrap();
     store.commit(conformance::workspace_batch("acme")).await.unwrap();
-    if let Some(cluster) = &db.cluster {
-        cluster.restart_immediate().unwrap();
-    }
+    db.cluster.as_ref().unwrap().restart_immediate().unwrap();
     // The pool reconnects; nothing acknowledged is gone and counting goes on.
     let mut head = None;
     for _ in 0..50 {
