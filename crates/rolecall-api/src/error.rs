@@ -47,7 +47,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::NotYet { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Store(rolecall_store::StoreError::HeadMoved { .. }) => StatusCode::CONFLICT,
-            ServiceError::Store(_) | ServiceError::Corrupt(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Stale { .. } | ServiceError::Store(_) | ServiceError::Corrupt(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         };
         let message = match &e {
             ServiceError::Store(_) | ServiceError::Corrupt(_) => {
@@ -60,6 +62,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Engine(engine) => engine_details(engine),
             ServiceError::RoleConflict { held } => json!({"held": held}),
             ServiceError::NotYet { wanted } => json!({"at_least": wanted.to_string()}),
+            ServiceError::Stale { millis } => json!({"stale_ms": millis}),
             _ => json!({}),
         };
         ApiError { status, code: e.code(), message, details }

@@ -25,6 +25,10 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("revision {wanted} is not visible yet; retry")]
     NotYet { wanted: u64 },
+    /// This process follows a log others write to and could not confirm it is current
+    /// (the database is away): it answers no question rather than a stale one.
+    #[error("this server has not reached its database for {millis} ms; answers could be stale, retry")]
+    Stale { millis: u64 },
     #[error(transparent)]
     Store(StoreError),
     #[error("internal state is inconsistent: {0}")]
@@ -53,6 +57,7 @@ impl ServiceError {
             ServiceError::RoleConflict { .. } => "role_conflict",
             ServiceError::TooLarge(_) => "too_large",
             ServiceError::NotYet { .. } => "not_yet_consistent",
+            ServiceError::Stale { .. } => "replica_stale",
             ServiceError::Store(StoreError::HeadMoved { .. }) => "retry",
             ServiceError::Store(_) => "storage_failed",
             ServiceError::Corrupt(_) => "internal",

@@ -10,21 +10,23 @@
 mod actor;
 mod commands;
 mod error;
+mod follow;
 mod transfer;
 
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLockReadGuard};
 use std::time::Duration;
 
 use rolecall_engine::{Engine, GroupAction};
 use rolecall_model::{
     Change, Group, Limits, MemberRole, Op, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, Workspace,
 };
-use rolecall_store::{AuditRecord, Batch, Store, Write};
+use rolecall_store::{AuditRecord, Batch, Store, StoreError, Write};
 use serde_json::json;
 
 pub use actor::Actor;
 pub use commands::BulkAction;
 pub use error::ServiceError;
+pub use follow::Follow;
 pub use transfer::{EXPORT_FORMAT, Export, ImportChunk, MAX_IMPORT_CHUNK};
 
 /// How fresh an answer must be.
@@ -57,9 +59,21 @@ enum Exists {
 #[derive(Debug)]
 pub struct Service<S: Store> {
     store: S,
-    engine: RwLock<Engine>,
-    writer: tokio::sync::Mutex<()>,
+    core: Arc<follow::Core>,
+    /// The task following other processes' commits (stores others write to).
+    follower: Option<tokio::task::AbortHandle>,
 }
+
+impl<S: Store> Drop for Service<S> {
+    fn drop(&mut self) {
+        if let Some(follower) = &self.follower {
+            follower.abort();
+        }
+    }
+}
+
+/// How many times a write is validated again after another process moved the log on.
+const WRITE_ATTEMPTS: usize = 8;
 
 fn builtin_group(id: &str, name: &str) -> Group {
     Group {
@@ -81,25 +95,23 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// How many changes are read from the log at a time when loading.
-const LOAD_CHUNK: u32 = 10_000;
-
 impl<S: Store> Service<S> {
     /// Opens the service on `store`: the engine is rebuilt by replaying the change log.
+    /// When other processes may write to the store too, a follower keeps the engine
+    /// current with the default [`Follow`] settings.
     pub async fn open(store: S, limits: Limits) -> Result<Service<S>, ServiceError> {
-        let mut engine = Engine::new(limits);
-        loop {
-            let chunk = store.changes_after(engine.revision(), LOAD_CHUNK).await?;
-            if chunk.is_empty() {
-                break;
-            }
-            for logged in chunk {
-                engine
-                    .apply_at(logged.revision, &logged.change)
-                    .map_err(|e| ServiceError::Corrupt(format!("change {} does not apply: {e}", logged.revision)))?;
-            }
-        }
-        Ok(Service { store, engine: RwLock::new(engine), writer: tokio::sync::Mutex::new(()) })
+        Service::open_following(store, limits, Follow::default()).await
+    }
+
+    /// Like [`Service::open`], with how to follow other processes' writes.
+    pub async fn open_following(store: S, limits: Limits, follow: Follow) -> Result<Service<S>, ServiceError> {
+        let signal = store.change_signal();
+        let core = Arc::new(follow::Core::open(&store, limits, signal.is_some().then_some(follow)).await?);
+        core.mark_synced(std::time::Instant::now());
+        let follower = signal.map(|signal| {
+            tokio::spawn(follow::follow(store.clone(), core.clone(), signal, follow.poll)).abort_handle()
+        });
+        Ok(Service { store, core, follower })
     }
 
     pub fn store(&self) -> &S {
@@ -107,13 +119,18 @@ impl<S: Store> Service<S> {
     }
 
     /// The engine, for questions. Waits briefly for `consistency`; a revision that does
-    /// not arrive in time is a retryable error, never a stale answer.
+    /// not arrive in time is a retryable error, never a stale answer. A process that
+    /// follows other writers and could not confirm it is current refuses (fail closed).
     pub async fn engine(&self, consistency: Consistency) -> Result<RwLockReadGuard<'_, Engine>, ServiceError> {
+        self.core.require_fresh()?;
         let Consistency::AtLeast(wanted) = consistency else { return self.read() };
-        for _ in 0..50 {
+        for attempt in 0..50 {
             // Revisions only grow: once seen, the next read sees it too.
             if self.read()?.revision() >= wanted {
                 return self.read();
+            }
+            if attempt % 10 == 0 {
+                self.core.poke.notify_one();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -122,14 +139,11 @@ impl<S: Store> Service<S> {
 
     /// The engine as it is now, without waiting for any revision.
     pub fn snapshot(&self) -> RwLockReadGuard<'_, Engine> {
-        match self.engine.read() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.core.snapshot()
     }
 
     pub(crate) fn read(&self) -> Result<RwLockReadGuard<'_, Engine>, ServiceError> {
-        self.engine.read().map_err(|_| ServiceError::Corrupt("the engine lock is poisoned".into()))
+        self.core.read()
     }
 
     /// Validates `changes` one by one against the engine as it would be after the previous
@@ -142,27 +156,55 @@ impl<S: Store> Service<S> {
     /// (e.g. "this id is not taken": checked and written with no other write in between).
     pub(crate) async fn run_if(
         &self,
-        mut batch: Batch,
-        precondition: impl FnOnce(&Engine) -> Result<(), ServiceError>,
+        batch: Batch,
+        precondition: impl Fn(&Engine) -> Result<(), ServiceError>,
     ) -> Result<Revision, ServiceError> {
-        let _one_at_a_time = self.writer.lock().await;
-        let head = {
-            let engine = self.read()?;
-            precondition(&engine)?;
-            engine.validate_all(&batch.changes)?;
-            engine.revision()
-        };
-        batch.expected_head = Some(head);
-        batch.at = now_ms();
-        let revisions = self.store.commit(batch.clone()).await?;
-        let mut engine =
-            self.engine.write().map_err(|_| ServiceError::Corrupt("the engine lock is poisoned".into()))?;
-        for (revision, change) in revisions.iter().zip(&batch.changes) {
-            // INVARIANT: validated above under the same write lock, so this cannot fail;
-            // if it ever did, the engine no longer equals the log and must not answer.
-            engine.apply_at(*revision, change).map_err(|e| ServiceError::Corrupt(e.to_string()))?;
+        self.run_with(batch, precondition).await.map(|((), revision)| revision)
+    }
+
+    /// Like [`Service::run_if`], where the precondition also says something about the state
+    /// the batch was written on (e.g. the role a grant replaced).
+    ///
+    /// When another process committed first (`HeadMoved`), the engine catches up with the
+    /// log and the precondition and every change are checked again on the new state, so an
+    /// invariant (limits, cycles, last owner) holds across processes exactly as within one.
+    pub(crate) async fn run_with<T>(
+        &self,
+        mut batch: Batch,
+        precondition: impl Fn(&Engine) -> Result<T, ServiceError>,
+    ) -> Result<(T, Revision), ServiceError> {
+        let _one_at_a_time = self.core.writer.lock().await;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (head, said) = {
+                let engine = self.read()?;
+                let said = precondition(&engine)?;
+                engine.validate_all(&batch.changes)?;
+                (engine.revision(), said)
+            };
+            batch.expected_head = Some(head);
+            batch.at = now_ms();
+            let asked = std::time::Instant::now();
+            let revisions = match self.store.commit(batch.clone()).await {
+                Ok(revisions) => revisions,
+                Err(StoreError::HeadMoved { .. }) if attempt < WRITE_ATTEMPTS => {
+                    self.core.catch_up(&self.store).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let mut engine = self.core.write()?;
+            for (revision, change) in revisions.iter().zip(&batch.changes) {
+                // INVARIANT: validated above under the same write lock on the state the
+                // store confirmed (expected head), so this cannot fail; if it ever did, the
+                // engine no longer equals the log and must not answer.
+                engine.apply_at(*revision, change).map_err(|e| ServiceError::Corrupt(e.to_string()))?;
+            }
+            drop(engine);
+            self.core.mark_synced(asked);
+            return Ok((said, revisions.last().copied().unwrap_or(head)));
         }
-        Ok(revisions.last().copied().unwrap_or(head))
     }
 
     pub(crate) fn audit(
@@ -362,10 +404,11 @@ impl<S: Store> Service<S> {
         role: &str,
         replace: bool,
     ) -> Result<(GrantOutcome, Revision), ServiceError> {
-        let previous = {
-            let engine = self.read()?;
+        actor.require_workspace(workspace)?;
+        // Who may grant, and what the grant replaces, are decided on the state the grant is
+        // written on (again after a race with another process), never on an older one.
+        let outcome = |engine: &Engine| -> Result<GrantOutcome, ServiceError> {
             let index = engine.workspace(workspace)?;
-            actor.require_workspace(workspace)?;
             if let Actor::User { user, .. } = actor
                 && !index.is_admin_user(user)?
             {
@@ -376,16 +419,17 @@ impl<S: Store> Service<S> {
                     )));
                 }
             }
-            index.grant(resource, subject)?
-        };
-        let outcome = match previous {
-            Some(p) if p == role => return Ok((GrantOutcome::Unchanged, self.read()?.revision())),
-            Some(p) if !replace => {
-                return Err(ServiceError::RoleConflict { held: p });
+            match index.grant(resource, subject)? {
+                Some(p) if p == role => Ok(GrantOutcome::Unchanged),
+                Some(p) if !replace => Err(ServiceError::RoleConflict { held: p }),
+                Some(p) => Ok(GrantOutcome::Replaced { previous: p }),
+                None => Ok(GrantOutcome::Created),
             }
-            Some(p) => GrantOutcome::Replaced { previous: p },
-            None => GrantOutcome::Created,
         };
+        // Nothing to write when the rule is already there.
+        if outcome(&*self.read()?)? == GrantOutcome::Unchanged {
+            return Ok((GrantOutcome::Unchanged, self.read()?.revision()));
+        }
         let batch = Batch {
             actor: actor.name(),
             writes: vec![Write::PutGrant {
@@ -407,7 +451,7 @@ impl<S: Store> Service<S> {
             )],
             ..Batch::default()
         };
-        Ok((outcome, self.run(batch).await?))
+        self.run_with(batch, outcome).await
     }
 
     /// Registers a resource (or renames or moves it). Workspace admins (and keys) only.

@@ -67,7 +67,7 @@ impl<S: Store> Service<S> {
     /// The whole workspace, read with no write in between. Admins (and keys) only.
     pub async fn export(&self, actor: &Actor, workspace: &str) -> Result<Export, ServiceError> {
         self.require_admin(actor, workspace)?;
-        let _no_writes = self.writer.lock().await;
+        let _no_writes = self.core.writer.lock().await;
         let (facts, resource_order) = {
             let engine = self.read()?;
             let index = engine.workspace(workspace)?;

@@ -27,6 +27,8 @@ pub const CHANNEL: &str = "rolecall_changes";
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The newest revision another commit announced (see [`PostgresStore::listen`]).
+    signal: tokio::sync::watch::Receiver<u64>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -67,12 +69,65 @@ impl PostgresStore {
         let options: PgConnectOptions = url.parse().map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+            // A database that is away fails requests in seconds rather than holding them.
+            .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await
             .map_err(backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(backend)?;
-        Ok(PostgresStore { pool })
+        let (announce, signal) = tokio::sync::watch::channel(0);
+        tokio::spawn(PostgresStore::listen(pool.clone(), announce));
+        Ok(PostgresStore { pool, signal })
+    }
+
+    /// LISTENs on [`CHANNEL`] and passes each announced revision on, until every handle on
+    /// the store is gone. Notifications sent while the connection is lost are gone, so a
+    /// lost connection wakes followers to read the log themselves (their polling is the
+    /// safety net either way).
+    async fn listen(pool: PgPool, announce: tokio::sync::watch::Sender<u64>) {
+        let mut listener: Option<sqlx::postgres::PgListener> = None;
+        loop {
+            if listener.is_none() {
+                let connected = async {
+                    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    l.listen(CHANNEL).await?;
+                    Ok::<_, sqlx::Error>(l)
+                };
+                match connected.await {
+                    Ok(l) => {
+                        listener = Some(l);
+                        // Whatever happened before this point is unknown: read the log.
+                        announce.send_modify(|_| {});
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot listen for changes; polling only"),
+                }
+            }
+            let received = match listener.as_mut() {
+                Some(l) => tokio::select! {
+                    r = l.try_recv() => r,
+                    () = announce.closed() => return,
+                },
+                None => Ok(None),
+            };
+            match received {
+                Ok(Some(note)) => {
+                    let revision = note.payload().parse::<u64>().unwrap_or(0);
+                    announce.send_modify(|seen| *seen = (*seen).max(revision));
+                    continue;
+                }
+                // The connection was lost (the next try_recv reconnects) or never made.
+                Ok(None) => announce.send_modify(|_| {}),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for changes failed");
+                    listener = None;
+                    announce.send_modify(|_| {});
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                () = announce.closed() => return,
+            }
+        }
     }
 
     /// The connection pool (for listening to [`CHANNEL`]).
@@ -400,11 +455,13 @@ fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T>
 }
 
 impl Store for PostgresStore {
+    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.signal.clone())
+    }
+
     async fn head(&self) -> Result<Revision, StoreError> {
-        let row = sqlx::query("SELECT revision FROM log_head WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
+        let row =
+            sqlx::query("SELECT revision FROM log_head WHERE id = 1").fetch_one(&self.pool).await.map_err(backend)?;
         Ok(revision(row.try_get("revision").map_err(corrupt)?))
     }
 
@@ -567,9 +624,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("key").map_err(corrupt)?, r.try_get("name").map_err(corrupt)?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("key").map_err(corrupt)?, r.try_get("name").map_err(corrupt)?))).collect()
     }
 
     async fn resources(

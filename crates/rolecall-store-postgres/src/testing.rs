@@ -123,8 +123,10 @@ fn bindir() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(dir));
     }
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut dirs: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).filter(|p| p.join("initdb").exists()).collect();
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .collect();
         dirs.sort_by_key(|p| {
             p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())
         });
@@ -151,7 +153,11 @@ fn run(program: &Path, args: &[&str], as_postgres: bool) -> Result<(), String> {
     } else {
         Command::new(program)
     };
-    let out = cmd.args(args).stdin(std::process::Stdio::null()).output().map_err(|e| format!("running {}: {e}", program.display()))?;
+    let out = cmd
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("running {}: {e}", program.display()))?;
     if out.status.success() {
         Ok(())
     } else {

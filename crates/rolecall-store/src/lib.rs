@@ -216,8 +216,16 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// Storage for Rolecall. Implementations: `rolecall-store-sqlite` (the embedded default).
-pub trait Store: Send + Sync + 'static {
+/// Storage for Rolecall. Implementations: `rolecall-store-sqlite` (the embedded default)
+/// and `rolecall-store-postgres`. A clone is another handle on the same store.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Changes whenever another process may have appended to the change log (the value is
+    /// the newest revision heard of). `None` when this process is the only writer (the
+    /// embedded store), so nobody needs to follow the log.
+    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// The revision of the last change in the log (0 when empty).
     fn head(&self) -> impl Future<Output = Result<Revision, StoreError>> + Send;
 

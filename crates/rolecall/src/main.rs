@@ -1,6 +1,6 @@
-//! The `rolecall` binary: `rolecall serve` runs the API on the embedded store (API.md's
-//! Running section; the only crate that picks a storage backend), and the operator's
-//! commands talk to a running server over HTTP (`client.rs`).
+//! The `rolecall` binary: `rolecall serve` runs the API on the embedded SQLite store or on
+//! PostgreSQL (API.md's Running section; the only crate that picks a storage backend), and
+//! the operator's commands talk to a running server over HTTP (`client.rs`).
 
 mod client;
 
@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use rolecall_model::Limits;
-use rolecall_service::Service;
+use rolecall_service::{Follow, Service};
+use rolecall_store::Store;
+use rolecall_store_postgres::PostgresStore;
 use rolecall_store_sqlite::SqliteStore;
 
 #[derive(Parser)]
@@ -29,9 +31,14 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "ROLECALL_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
-        /// `sqlite://PATH` (default: an embedded file `./rolecall-data/rolecall.db`).
+        /// `sqlite://PATH` (default: an embedded file `./rolecall-data/rolecall.db`) or
+        /// `postgres://USER@HOST:PORT/DB` (several replicas may share one database).
         #[arg(long, env = "ROLECALL_DATABASE_URL")]
         database: Option<String>,
+        /// On PostgreSQL: questions fail closed (503 `replica_stale`) when this server could
+        /// not confirm for this many milliseconds that it has every change of the log.
+        #[arg(long, env = "ROLECALL_MAX_STALENESS_MS", default_value_t = 2_000)]
+        max_staleness_ms: u64,
         /// Log format: `json` (one object per line) or `text`. Levels by `RUST_LOG`.
         #[arg(long, env = "ROLECALL_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
         log_format: String,
@@ -81,28 +88,42 @@ async fn main() -> anyhow::Result<()> {
             let status = client::run(&cli.connection, command).await?;
             std::process::exit(status);
         }
-        Command::Serve { listen, database, log_format } => {
+        Command::Serve { listen, database, log_format, max_staleness_ms } => {
             init_logs(&log_format);
-            let path = match database.as_deref() {
-                None => PathBuf::from("rolecall-data/rolecall.db"),
-                Some(url) if url.starts_with("sqlite://") => PathBuf::from(url.trim_start_matches("sqlite://")),
-                Some(url) if url.starts_with("postgres") => bail!("PostgreSQL is not supported yet: `{url}`"),
-                Some(other) => bail!("unsupported database URL `{other}`: use sqlite://PATH"),
-            };
-            let data_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let store = SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
-            let key = root_key(&data_dir)?;
-            let service = Service::open(store, Limits::default()).await.context("loading the change log")?;
-            let state = Arc::new(rolecall_api::AppState::new(service, &key));
-            let listener =
-                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
-            println!("rolecall: serving on http://{}", listener.local_addr()?);
-            axum::serve(listener, rolecall_api::router(state))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
-            Ok(())
+            let follow =
+                Follow { max_staleness: std::time::Duration::from_millis(max_staleness_ms), ..Follow::default() };
+            match database.as_deref() {
+                Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                    let store = PostgresStore::open(url).await.context("opening the PostgreSQL database")?;
+                    // Every replica needs the same root key: set ROLECALL_ROOT_KEY for them all.
+                    serve(store, &root_key(Path::new("rolecall-data"))?, &listen, follow).await
+                }
+                None | Some(_) => {
+                    let path = match database.as_deref() {
+                        None => PathBuf::from("rolecall-data/rolecall.db"),
+                        Some(url) if url.starts_with("sqlite://") => PathBuf::from(url.trim_start_matches("sqlite://")),
+                        Some(other) => bail!("unsupported database URL `{other}`: use sqlite://PATH or postgres://..."),
+                    };
+                    let data_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                    let store =
+                        SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+                    serve(store, &root_key(&data_dir)?, &listen, follow).await
+                }
+            }
         }
     }
+}
+
+/// Loads the engine from `store`'s log and serves the API until Ctrl-C.
+async fn serve<S: Store>(store: S, root_key: &str, listen: &str, follow: Follow) -> anyhow::Result<()> {
+    let service = Service::open_following(store, Limits::default(), follow).await.context("loading the change log")?;
+    let state = Arc::new(rolecall_api::AppState::new(service, root_key));
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    println!("rolecall: serving on http://{}", listener.local_addr()?);
+    axum::serve(listener, rolecall_api::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
 }

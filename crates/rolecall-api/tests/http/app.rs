@@ -1,5 +1,6 @@
-//! A real server for each test: the API on 127.0.0.1 port 0, a fresh data directory, and
-//! a plain HTTP client.
+//! A real server for each test: the API on 127.0.0.1 port 0, a fresh data directory (and,
+//! in the `http_postgres` test binary, a fresh PostgreSQL database), and a plain HTTP
+//! client.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use rolecall_model::Limits;
 use rolecall_service::Service;
+use rolecall_store_postgres::PostgresStore;
 use rolecall_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -45,11 +47,29 @@ impl App {
         App::start_in(tempfile::tempdir().unwrap(), limits).await
     }
 
-    /// Starts a server on the data in `dir` (a restart when it holds data).
+    /// Starts a server on the data in `dir` (a restart when it holds data). On PostgreSQL
+    /// the directory holds the URL of the test's database.
     pub async fn start_in(dir: TempDir, limits: Limits) -> App {
-        let store = SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
-        let service = Service::open(store, limits).await.unwrap();
-        let router = rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT)));
+        let router = if crate::POSTGRES {
+            let file = dir.path().join("database-url");
+            let url = match std::fs::read_to_string(&file) {
+                Ok(url) => url,
+                Err(_) => {
+                    let db = rolecall_store_postgres::testing::database()
+                        .await
+                        .unwrap_or_else(|e| panic!("PostgreSQL is needed for these tests: {e}"));
+                    std::fs::write(&file, &db.url).unwrap();
+                    db.url
+                }
+            };
+            let store = PostgresStore::open(&url).await.unwrap();
+            let service = Service::open(store, limits).await.unwrap();
+            rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT)))
+        } else {
+            let store = SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
+            let service = Service::open(store, limits).await.unwrap();
+            rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT)))
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,7 +1,11 @@
 //! The API over real HTTP: a server on 127.0.0.1 port 0 with a fresh data directory per
-//! test, and a plain HTTP client.
+//! test, and a plain HTTP client. On the embedded SQLite store; `http_postgres` runs the
+//! very same tests on PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+/// Which store the servers of this test binary use.
+const POSTGRES: bool = false;
 
 mod app;
 mod authz;
