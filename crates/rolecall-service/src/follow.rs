@@ -141,6 +141,23 @@ impl Core {
         }
     }
 
+    /// Catches up to `head`, the locked head of the log; reloads when the engine is ahead of
+    /// it (the log went back) or does not reach it. The caller holds `writer`.
+    pub(crate) async fn catch_up_to<S: Store>(&self, store: &S, head: Revision) -> Result<(), ServiceError> {
+        let mut reached = self.read()?.revision();
+        if reached < head {
+            reached = self.catch_up(store).await?;
+        }
+        if reached != head {
+            tracing::warn!(head = head.0, engine = reached.0, "the engine does not match the change log; reloading it");
+            reached = self.reload(store).await?;
+        }
+        if reached != head {
+            return Err(ServiceError::Corrupt(format!("the change log's head is {head} but it holds {reached}")));
+        }
+        Ok(())
+    }
+
     /// Replaces the engine by one loaded from the whole log. The caller holds `writer`.
     pub(crate) async fn reload<S: Store>(&self, store: &S) -> Result<Revision, ServiceError> {
         let fresh = load(store, self.limits).await?;

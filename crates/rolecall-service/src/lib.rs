@@ -20,7 +20,7 @@ use rolecall_engine::{Engine, GroupAction};
 use rolecall_model::{
     Change, Group, Limits, MemberRole, Op, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, Workspace,
 };
-use rolecall_store::{AuditRecord, Batch, Store, StoreError, Write};
+use rolecall_store::{AuditRecord, Batch, Store, Write, WriteLock};
 use serde_json::json;
 
 pub use actor::Actor;
@@ -71,9 +71,6 @@ impl<S: Store> Drop for Service<S> {
         }
     }
 }
-
-/// How many times a write is validated again after another process moved the log on.
-const WRITE_ATTEMPTS: usize = 8;
 
 fn builtin_group(id: &str, name: &str) -> Group {
     Group {
@@ -165,46 +162,40 @@ impl<S: Store> Service<S> {
     /// Like [`Service::run_if`], where the precondition also says something about the state
     /// the batch was written on (e.g. the role a grant replaced).
     ///
-    /// When another process committed first (`HeadMoved`), the engine catches up with the
-    /// log and the precondition and every change are checked again on the new state, so an
-    /// invariant (limits, cycles, last owner) holds across processes exactly as within one.
+    /// The store's head is locked first (other replicas' writers wait), the engine catches
+    /// up with whatever other processes committed before, and only then are the
+    /// precondition and every change checked: an invariant (limits, cycles, last owner)
+    /// holds across processes exactly as within one.
     pub(crate) async fn run_with<T>(
         &self,
         mut batch: Batch,
         precondition: impl Fn(&Engine) -> Result<T, ServiceError>,
     ) -> Result<(T, Revision), ServiceError> {
         let _one_at_a_time = self.core.writer.lock().await;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (head, said) = {
-                let engine = self.read()?;
-                let said = precondition(&engine)?;
-                engine.validate_all(&batch.changes)?;
-                (engine.revision(), said)
-            };
-            batch.expected_head = Some(head);
-            batch.at = now_ms();
-            let asked = std::time::Instant::now();
-            let revisions = match self.store.commit(batch.clone()).await {
-                Ok(revisions) => revisions,
-                Err(StoreError::HeadMoved { .. }) if attempt < WRITE_ATTEMPTS => {
-                    self.core.catch_up(&self.store).await?;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let mut engine = self.core.write()?;
-            for (revision, change) in revisions.iter().zip(&batch.changes) {
-                // INVARIANT: validated above under the same write lock on the state the
-                // store confirmed (expected head), so this cannot fail; if it ever did, the
-                // engine no longer equals the log and must not answer.
-                engine.apply_at(*revision, change).map_err(|e| ServiceError::Corrupt(e.to_string()))?;
-            }
-            drop(engine);
-            self.core.mark_synced(asked);
-            return Ok((said, revisions.last().copied().unwrap_or(head)));
+        let asked = std::time::Instant::now();
+        let lock = self.store.lock_head().await?;
+        let head = lock.head();
+        if self.read()?.revision() != head {
+            self.core.catch_up_to(&self.store, head).await?;
         }
+        let said = {
+            let engine = self.read()?;
+            let said = precondition(&engine)?;
+            engine.validate_all(&batch.changes)?;
+            said
+        };
+        batch.expected_head = Some(head);
+        batch.at = now_ms();
+        let revisions = lock.commit(batch.clone()).await?;
+        let mut engine = self.core.write()?;
+        for (revision, change) in revisions.iter().zip(&batch.changes) {
+            // INVARIANT: validated above on the state at the locked head, so this cannot
+            // fail; if it ever did, the engine no longer equals the log and must not answer.
+            engine.apply_at(*revision, change).map_err(|e| ServiceError::Corrupt(e.to_string()))?;
+        }
+        drop(engine);
+        self.core.mark_synced(asked);
+        Ok((said, revisions.last().copied().unwrap_or(head)))
     }
 
     pub(crate) fn audit(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, User, Workspace, email_key, name_key};
 use rolecall_store::{
     ApiKey, AuditEntry, AuditRecord, Batch, GrantQuery, GrantRow, GrantSort, LoggedChange, Page, PageRequest, Store,
-    StoreError, Write,
+    StoreError, Write, WriteLock,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -454,36 +454,30 @@ fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T>
     Page { items, next }
 }
 
-impl Store for PostgresStore {
-    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        Some(self.signal.clone())
+/// The head of the log, locked (`SELECT ... FOR UPDATE`) by an open transaction; dropping
+/// it rolls the transaction back.
+#[derive(Debug)]
+pub struct HeadLock {
+    tx: Transaction<'static, Postgres>,
+    head: i64,
+}
+
+impl WriteLock for HeadLock {
+    fn head(&self) -> Revision {
+        revision(self.head)
     }
 
-    async fn head(&self) -> Result<Revision, StoreError> {
-        let row =
-            sqlx::query("SELECT revision FROM log_head WHERE id = 1").fetch_one(&self.pool).await.map_err(backend)?;
-        Ok(revision(row.try_get("revision").map_err(corrupt)?))
-    }
-
-    async fn commit(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        // INVARIANT: every commit holds this row lock until it ends, so heads and
-        // revisions are handed out one writer at a time.
-        let row = sqlx::query("SELECT revision FROM log_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let head: i64 = row.try_get("revision").map_err(corrupt)?;
+    async fn commit(mut self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
         if let Some(expected) = batch.expected_head
-            && db(expected.0) != head
+            && db(expected.0) != self.head
         {
-            return Err(StoreError::HeadMoved { expected: expected.0, actual: revision(head).0 });
+            return Err(StoreError::HeadMoved { expected: expected.0, actual: revision(self.head).0 });
         }
         for write in &batch.writes {
-            PostgresStore::write(&mut tx, write, batch.at).await?;
+            PostgresStore::write(&mut self.tx, write, batch.at).await?;
         }
         let mut revisions = Vec::with_capacity(batch.changes.len());
-        let mut next = head;
+        let mut next = self.head;
         for change in &batch.changes {
             next += 1;
             sqlx::query("INSERT INTO change_log (revision, workspace, change, at) VALUES ($1, $2, $3, $4)")
@@ -491,7 +485,7 @@ impl Store for PostgresStore {
                 .bind(&change.workspace)
                 .bind(text(change)?)
                 .bind(batch.at)
-                .execute(&mut *tx)
+                .execute(&mut *self.tx)
                 .await
                 .map_err(backend)?;
             revisions.push(revision(next));
@@ -509,25 +503,56 @@ impl Store for PostgresStore {
             .bind(record.before.as_ref().map(text).transpose()?)
             .bind(record.after.as_ref().map(text).transpose()?)
             .bind(batch.at)
-            .execute(&mut *tx)
+            .execute(&mut *self.tx)
             .await
             .map_err(backend)?;
         }
-        if next != head {
+        if next != self.head {
             sqlx::query("UPDATE log_head SET revision = $1 WHERE id = 1")
                 .bind(next)
-                .execute(&mut *tx)
+                .execute(&mut *self.tx)
                 .await
                 .map_err(backend)?;
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(next.to_string())
-                .execute(&mut *tx)
+                .execute(&mut *self.tx)
                 .await
                 .map_err(backend)?;
         }
-        tx.commit().await.map_err(backend)?;
+        self.tx.commit().await.map_err(backend)?;
         Ok(revisions)
+    }
+}
+
+impl Store for PostgresStore {
+    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.signal.clone())
+    }
+
+    async fn head(&self) -> Result<Revision, StoreError> {
+        let row =
+            sqlx::query("SELECT revision FROM log_head WHERE id = 1").fetch_one(&self.pool).await.map_err(backend)?;
+        Ok(revision(row.try_get("revision").map_err(corrupt)?))
+    }
+
+    type WriteLock = HeadLock;
+
+    async fn lock_head(&self) -> Result<HeadLock, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // INVARIANT: every commit holds this row lock until it ends, so heads and
+        // revisions are handed out one writer at a time, whatever the number of replicas.
+        let row = sqlx::query("SELECT revision FROM log_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let head: i64 = row.try_get("revision").map_err(corrupt)?;
+        Ok(HeadLock { tx, head })
+    }
+
+    async fn commit(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
+        let lock = self.lock_head().await?;
+        lock.commit(batch).await
     }
 
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<LoggedChange>, StoreError> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, User, Workspace, email_key, name_key};
 use rolecall_store::{
     ApiKey, AuditEntry, AuditRecord, Batch, GrantQuery, GrantRow, GrantSort, LoggedChange, Page, PageRequest, Store,
-    StoreError, Write,
+    StoreError, Write, WriteLock,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -388,17 +388,28 @@ fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T>
     Page { items, next }
 }
 
-impl Store for SqliteStore {
-    async fn head(&self) -> Result<Revision, StoreError> {
-        let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(Revision(row.try_get::<i64, _>("head").map_err(corrupt)? as u64))
+/// The head of the log, held by this process's one writer (SQLite has one writing process).
+#[derive(Debug)]
+pub struct HeadLock {
+    store: SqliteStore,
+    head: Revision,
+    _writer: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteLock for HeadLock {
+    fn head(&self) -> Revision {
+        self.head
     }
 
-    async fn commit(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
-        let _writer = self.writer.lock().await;
+    async fn commit(self, mut batch: Batch) -> Result<Vec<Revision>, StoreError> {
+        batch.expected_head = Some(self.head);
+        self.store.commit_locked(batch).await
+    }
+}
+
+impl SqliteStore {
+    /// Writes a batch; the caller holds `writer`.
+    async fn commit_locked(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         if let Some(expected) = batch.expected_head {
             let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
@@ -453,6 +464,29 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(backend)?;
         Ok(revisions)
+    }
+}
+
+impl Store for SqliteStore {
+    async fn head(&self) -> Result<Revision, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(Revision(row.try_get::<i64, _>("head").map_err(corrupt)? as u64))
+    }
+
+    type WriteLock = HeadLock;
+
+    async fn lock_head(&self) -> Result<HeadLock, StoreError> {
+        let writer = self.writer.clone().lock_owned().await;
+        let head = self.head().await?;
+        Ok(HeadLock { store: self.clone(), head, _writer: writer })
+    }
+
+    async fn commit(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
+        let _writer = self.writer.lock().await;
+        self.commit_locked(batch).await
     }
 
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<LoggedChange>, StoreError> {

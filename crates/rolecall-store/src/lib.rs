@@ -216,6 +216,18 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// A write in progress that holds the change log's head: until it commits or is dropped
+/// (which writes nothing), no other writer appends to the log, in this process or another.
+/// The service catches its engine up to [`WriteLock::head`], validates on that state and
+/// commits: writers queue on the lock instead of racing, so none of them is starved.
+pub trait WriteLock: Send {
+    /// The head of the log while the lock is held.
+    fn head(&self) -> Revision;
+
+    /// Writes `batch` after the head, in the same transaction, and ends the lock.
+    fn commit(self, batch: Batch) -> impl Future<Output = Result<Vec<Revision>, StoreError>> + Send;
+}
+
 /// Storage for Rolecall. Implementations: `rolecall-store-sqlite` (the embedded default)
 /// and `rolecall-store-postgres`. A clone is another handle on the same store.
 pub trait Store: Clone + Send + Sync + 'static {
@@ -225,6 +237,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
     }
+
+    /// What [`Store::lock_head`] hands out.
+    type WriteLock: WriteLock;
+
+    /// Takes the head of the change log for one write (waits while another writer has it).
+    fn lock_head(&self) -> impl Future<Output = Result<Self::WriteLock, StoreError>> + Send;
 
     /// The revision of the last change in the log (0 when empty).
     fn head(&self) -> impl Future<Output = Result<Revision, StoreError>> + Send;

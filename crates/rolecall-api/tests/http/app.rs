@@ -85,6 +85,18 @@ impl App {
         App { addr, dir, client, shutdown, server }
     }
 
+    /// Another server on the same data, as a second replica behind a load balancer would
+    /// be: on PostgreSQL a second process-like server on the same database. The embedded
+    /// store has one server process, so there is none.
+    pub async fn replica(&self, limits: Limits) -> Option<App> {
+        if !crate::POSTGRES {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(self.dir.path().join("database-url"), dir.path().join("database-url")).unwrap();
+        Some(App::start_in(dir, limits).await)
+    }
+
     /// Stops the server (its store is closed) and hands back the data directory.
     pub async fn stop(self) -> TempDir {
         self.shutdown.send(()).ok();

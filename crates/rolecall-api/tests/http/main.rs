@@ -10,6 +10,7 @@ const POSTGRES: bool = false;
 mod app;
 mod authz;
 mod bad_input;
+mod concurrency;
 #[path = "../../../rolecall-engine/tests/it/dsl.rs"]
 #[allow(dead_code)]
 mod dsl;

@@ -12,6 +12,8 @@ mod app;
 mod authz;
 #[path = "../http/bad_input.rs"]
 mod bad_input;
+#[path = "../http/concurrency.rs"]
+mod concurrency;
 #[path = "../../../rolecall-engine/tests/it/dsl.rs"]
 #[allow(dead_code)]
 mod dsl;
