@@ -463,11 +463,10 @@ struct ConsistencyBody {
     fully_consistent: bool,
 }
 
-fn consistency<S: Store>(state: &AppState<S>, c: Option<ConsistencyBody>) -> Result<Consistency, ApiError> {
+fn consistency(c: Option<ConsistencyBody>) -> Result<Consistency, ApiError> {
     let Some(c) = c else { return Ok(Consistency::Any) };
     if c.fully_consistent {
-        // One process owns the store: the engine has applied every acknowledged write.
-        return Ok(Consistency::AtLeast(state.service.snapshot().revision()));
+        return Ok(Consistency::Full);
     }
     match c.at_least {
         None => Ok(Consistency::Any),
@@ -487,7 +486,7 @@ async fn engine_for<'a, S: Store>(
     wanted: Option<ConsistencyBody>,
 ) -> Result<std::sync::RwLockReadGuard<'a, rolecall_engine::Engine>, ApiError> {
     caller.actor(Some(ws))?.require_workspace(ws)?;
-    let c = consistency(state, wanted)?;
+    let c = consistency(wanted)?;
     Ok(state.service.engine(c).await?)
 }
 

@@ -37,6 +37,9 @@ pub enum Consistency {
     Any,
     /// At least this revision (a write the caller made).
     AtLeast(Revision),
+    /// Every write acknowledged anywhere: the head of the log (read from the database when
+    /// other processes write to it too).
+    Full,
 }
 
 /// What happened to a grant (API.md: created, unchanged, replaced).
@@ -120,7 +123,13 @@ impl<S: Store> Service<S> {
     /// follows other writers and could not confirm it is current refuses (fail closed).
     pub async fn engine(&self, consistency: Consistency) -> Result<RwLockReadGuard<'_, Engine>, ServiceError> {
         self.core.require_fresh()?;
-        let Consistency::AtLeast(wanted) = consistency else { return self.read() };
+        let wanted = match consistency {
+            Consistency::Any => return self.read(),
+            Consistency::AtLeast(wanted) => wanted,
+            // One process owns an embedded store: its engine has every acknowledged write.
+            Consistency::Full if self.core.follow.is_none() => return self.read(),
+            Consistency::Full => self.store.head().await?,
+        };
         for attempt in 0..50 {
             // Revisions only grow: once seen, the next read sees it too.
             if self.read()?.revision() >= wanted {

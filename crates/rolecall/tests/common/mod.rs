@@ -16,11 +16,17 @@ pub fn free_port() -> u16 {
 }
 
 pub fn start(dir: &Path, port: u16) -> Child {
+    start_on(&format!("sqlite://{}", dir.join("rolecall.db").display()), port, &[])
+}
+
+/// A server on `database` (any URL `--database` takes), with extra environment.
+pub fn start_on(database: &str, port: u16, env: &[(&str, &str)]) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_rolecall"))
         .arg("serve")
         .env("ROLECALL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ROLECALL_DATABASE_URL", format!("sqlite://{}", dir.join("rolecall.db").display()))
+        .env("ROLECALL_DATABASE_URL", database)
         .env("ROLECALL_ROOT_KEY", KEY)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -35,6 +41,11 @@ pub fn start(dir: &Path, port: u16) -> Child {
 
 /// One HTTP/1.1 request; `None` when the server is not there or the connection broke.
 pub fn request(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    request_with_head(port, method, path, body).map(|(status, _, body)| (status, body))
+}
+
+/// Like [`request`], with the response's header lines (lower-cased) too.
+pub fn request_with_head(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let req = format!(
@@ -45,6 +56,6 @@ pub fn request(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, 
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((status, body))
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    Some((status, head.to_lowercase(), body.to_string()))
 }
