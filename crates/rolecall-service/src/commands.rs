@@ -30,18 +30,18 @@ impl<S: Store> Service<S> {
         Batch { actor: actor.name(), writes, changes, audit: vec![audit], ..Batch::default() }
     }
 
-    fn group_right(
+    async fn group_right(
         &self,
         actor: &Actor,
         workspace: &str,
         group: &str,
         action: GroupAction,
     ) -> Result<(), ServiceError> {
-        self.authorize(actor, workspace, action.name(), &ResourceRef::new("group", group))
+        self.authorize(actor, workspace, action.name(), &ResourceRef::new("group", group)).await
     }
 
     pub async fn delete_user(&self, actor: &Actor, workspace: &str, user: &str) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let before = self.store().user(workspace, user).await?;
         let audit = Self::audit(workspace, "user.delete", format!("user:{user}"), before.map(|b| json!(b)), None);
         let writes = vec![Write::DeleteUser { workspace: workspace.into(), user: user.into() }];
@@ -59,7 +59,7 @@ impl<S: Store> Service<S> {
         user: &str,
         at: Option<i64>,
     ) -> Result<i64, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let mut row = self
             .store()
             .user(workspace, user)
@@ -83,7 +83,7 @@ impl<S: Store> Service<S> {
 
     /// Changes a group's details and settings. Needs `edit`.
     pub async fn update_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, &group.id, GroupAction::Edit)?;
+        self.group_right(actor, workspace, &group.id, GroupAction::Edit).await?;
         group.validate()?;
         if self.read()?.workspace(workspace)?.builtin(&group.id).is_some() {
             return Err(
@@ -110,7 +110,7 @@ impl<S: Store> Service<S> {
 
     /// Deletes a group. Needs `delete`.
     pub async fn delete_group(&self, actor: &Actor, workspace: &str, group: &str) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Delete)?;
+        self.group_right(actor, workspace, group, GroupAction::Delete).await?;
         let before = self.store().group(workspace, group).await?;
         let audit = Self::audit(workspace, "group.delete", format!("group:{group}"), before.map(|b| json!(b)), None);
         let writes = vec![Write::DeleteGroup { workspace: workspace.into(), group: group.into() }];
@@ -126,14 +126,14 @@ impl<S: Store> Service<S> {
         group: &str,
         user: &str,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::ManageMembers)?;
+        self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
         let is_owner = self
             .read()?
             .workspace(workspace)?
             .direct_members(group)
             .is_some_and(|m| m.iter().any(|(u, r)| *u == user && *r == MemberRole::Owner));
         if is_owner {
-            self.group_right(actor, workspace, group, GroupAction::Edit)?;
+            self.group_right(actor, workspace, group, GroupAction::Edit).await?;
         }
         let audit =
             Self::audit(workspace, "group.member.remove", format!("group:{group}"), Some(json!({"user": user})), None);
@@ -151,8 +151,8 @@ impl<S: Store> Service<S> {
         child: &str,
         nest: bool,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::ManageMembers)?;
-        self.group_right(actor, workspace, child, GroupAction::View)?;
+        self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
+        self.group_right(actor, workspace, child, GroupAction::View).await?;
         let (op, action) = if nest {
             (Op::PutChildGroup { group: group.into(), child: child.into() }, "group.child.put")
         } else {
@@ -216,7 +216,7 @@ impl<S: Store> Service<S> {
         name: Option<&str>,
         permissions: GroupPermissions,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        self.group_right(actor, workspace, group, GroupAction::Edit).await?;
         if let Some(name) = name {
             rolecall_model::validate_name("name", name)?;
         }
@@ -248,7 +248,7 @@ impl<S: Store> Service<S> {
         group: &str,
         set: &str,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        self.group_right(actor, workspace, group, GroupAction::Edit).await?;
         let op = Op::DeletePermissionSet { group: group.into(), set: set.into() };
         let audit =
             Self::audit(workspace, "permission_set.delete", format!("group:{group}"), Some(json!({"set": set})), None);
@@ -270,7 +270,7 @@ impl<S: Store> Service<S> {
         subject: &Subject,
         assign: bool,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Edit)?;
+        self.group_right(actor, workspace, group, GroupAction::Edit).await?;
         let op = if assign {
             Op::PutAssignee { group: group.into(), set: set.into(), subject: subject.clone() }
         } else {
@@ -296,7 +296,7 @@ impl<S: Store> Service<S> {
         name: &str,
         rules: BTreeMap<String, Effect>,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         rolecall_model::validate_name("name", name)?;
         let before = self.read()?.workspace(workspace)?.policy(policy).map(|p| json!(p.rules));
         let audit = Self::audit(
@@ -318,7 +318,7 @@ impl<S: Store> Service<S> {
 
     /// Deletes a policy (detaching it from every group). Admins only.
     pub async fn delete_policy(&self, actor: &Actor, workspace: &str, policy: &str) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let before = self.read()?.workspace(workspace)?.policy(policy).map(|p| json!(p.rules));
         let audit = Self::audit(workspace, "policy.delete", format!("policy:{policy}"), before, None);
         let op = Op::DeletePolicy { policy: policy.into() };
@@ -336,7 +336,7 @@ impl<S: Store> Service<S> {
         policy: &str,
         attach: bool,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let op = if attach {
             Op::AttachPolicy { group: group.into(), policy: policy.into() }
         } else {
@@ -356,7 +356,7 @@ impl<S: Store> Service<S> {
         dataset: &str,
         scope: Option<BTreeMap<String, Vec<String>>>,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let audit = Self::audit(
             workspace,
             "data_scope.put",
@@ -400,7 +400,7 @@ impl<S: Store> Service<S> {
         let mut changes = Vec::new();
         let mut writes = Vec::new();
         for group in groups {
-            self.group_right(actor, workspace, group, right)?;
+            self.group_right(actor, workspace, group, right).await?;
             match &action {
                 BulkAction::AddMembers { users, role } | BulkAction::SetMemberRole { users, role } => {
                     for user in users {
@@ -460,7 +460,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         schema: rolecall_model::SchemaDoc,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let row = self.store().workspace(workspace).await?.ok_or_else(|| {
             ServiceError::Engine(rolecall_engine::EngineError::WorkspaceNotFound(workspace.to_string()))
         })?;
@@ -485,7 +485,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         resource: &ResourceRef,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let before = self.store().resource(workspace, resource).await?;
         let audit = Self::audit(workspace, "resource.delete", resource.to_string(), before.map(|r| json!(r)), None);
         let writes = vec![Write::DeleteResource { workspace: workspace.into(), resource: resource.clone() }];
@@ -500,7 +500,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         key: rolecall_store::ApiKey,
     ) -> Result<(), ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         self.read()?.workspace(workspace)?;
         let audit = Self::audit(
             workspace,
@@ -515,7 +515,7 @@ impl<S: Store> Service<S> {
 
     /// Revokes a workspace API key: the next request with it is a 401.
     pub async fn delete_api_key(&self, actor: &Actor, workspace: &str, id: &str) -> Result<(), ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let keys = self.store().api_keys(workspace).await?;
         let key = keys.iter().find(|k| k.id == id).ok_or_else(|| ServiceError::ApiKeyNotFound(id.to_string()))?;
         let audit = Self::audit(

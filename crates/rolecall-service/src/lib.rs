@@ -278,7 +278,7 @@ impl<S: Store> Service<S> {
         groups: &[String],
         exists: Exists,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         user.validate()?;
         let before = self.store.user(workspace, &user.id).await?;
         let mut changes = vec![Change::new(
@@ -325,7 +325,7 @@ impl<S: Store> Service<S> {
     /// Creates a group. Needs the `create_group` capability; a user who creates a group
     /// becomes its owner.
     pub async fn create_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
-        self.authorize(actor, workspace, "create_group", &ResourceRef::new("workspace", workspace))?;
+        self.authorize(actor, workspace, "create_group", &ResourceRef::new("workspace", workspace)).await?;
         group.validate()?;
         let mut changes = vec![Change::new(
             workspace,
@@ -374,9 +374,9 @@ impl<S: Store> Service<S> {
         role: MemberRole,
     ) -> Result<Revision, ServiceError> {
         let target = ResourceRef::new("group", group);
-        self.authorize(actor, workspace, GroupAction::ManageMembers.name(), &target)?;
+        self.authorize(actor, workspace, GroupAction::ManageMembers.name(), &target).await?;
         if role == MemberRole::Owner {
-            self.authorize(actor, workspace, GroupAction::Edit.name(), &target)?;
+            self.authorize(actor, workspace, GroupAction::Edit.name(), &target).await?;
         }
         let batch = Batch {
             actor: actor.name(),
@@ -405,6 +405,7 @@ impl<S: Store> Service<S> {
         replace: bool,
     ) -> Result<(GrantOutcome, Revision), ServiceError> {
         actor.require_workspace(workspace)?;
+        self.current().await?;
         // Who may grant, and what the grant replaces, are decided on the state the grant is
         // written on (again after a race with another process), never on an older one.
         let outcome = |engine: &Engine| -> Result<GrantOutcome, ServiceError> {
@@ -461,7 +462,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         resource: Resource,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         resource.validate()?;
         let before = self.store.resource(workspace, &resource.resource).await?;
         let batch = Batch {
@@ -483,8 +484,19 @@ impl<S: Store> Service<S> {
         self.run(batch).await
     }
 
-    pub(crate) fn require_admin(&self, actor: &Actor, workspace: &str) -> Result<(), ServiceError> {
+    /// Brings the engine up to the log's head before a write is authorized, when other
+    /// processes write to the store too (a user made on another replica a moment ago is
+    /// known here). One read of the head; a catch-up only when it moved.
+    pub(crate) async fn current(&self) -> Result<(), ServiceError> {
+        if self.core.follow.is_some() {
+            self.core.sync(&self.store).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn require_admin(&self, actor: &Actor, workspace: &str) -> Result<(), ServiceError> {
         actor.require_workspace(workspace)?;
+        self.current().await?;
         if let Actor::User { user, .. } = actor
             && !self.read()?.workspace(workspace)?.is_admin_user(user)?
         {
@@ -494,7 +506,7 @@ impl<S: Store> Service<S> {
     }
 
     /// Refuses unless the actor may do `action` on `resource` (keys and root may do all).
-    pub(crate) fn authorize(
+    pub(crate) async fn authorize(
         &self,
         actor: &Actor,
         workspace: &str,
@@ -502,6 +514,7 @@ impl<S: Store> Service<S> {
         resource: &ResourceRef,
     ) -> Result<(), ServiceError> {
         actor.require_workspace(workspace)?;
+        self.current().await?;
         if let Actor::User { user, .. } = actor {
             let engine = self.read()?;
             let decision = engine.workspace(workspace)?.check(user, action, resource)?;

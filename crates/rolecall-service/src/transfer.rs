@@ -66,7 +66,7 @@ const PAGE: u32 = 1000;
 impl<S: Store> Service<S> {
     /// The whole workspace, read with no write in between. Admins (and keys) only.
     pub async fn export(&self, actor: &Actor, workspace: &str) -> Result<Export, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         let _no_writes = self.core.writer.lock().await;
         let (facts, resource_order) = {
             let engine = self.read()?;
@@ -143,7 +143,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         chunk: ImportChunk,
     ) -> Result<rolecall_model::Revision, ServiceError> {
-        self.require_admin(actor, workspace)?;
+        self.require_admin(actor, workspace).await?;
         if chunk.len() > MAX_IMPORT_CHUNK {
             return Err(ServiceError::TooLarge(format!("an import chunk carries at most {MAX_IMPORT_CHUNK} items")));
         }
