@@ -64,7 +64,10 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// A fresh database on `DATABASE_URL`'s server or on this process's throwaway cluster.
 pub async fn database() -> Result<TestDatabase, String> {
     let (admin, cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => (url, None),
+        Ok(url) if !url.trim().is_empty() => {
+            drop_leftovers(&url).await?;
+            (url, None)
+        }
         _ => {
             let cluster = cluster()?;
             (format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port), Some(cluster))
@@ -93,6 +96,55 @@ async fn create_database(admin: &str, cluster: Option<TestCluster>) -> Result<Te
         None => return Err(format!("`{admin}` has no database name to replace")),
     };
     Ok(TestDatabase { url, cluster })
+}
+
+static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// On an outside server, once per process: drops the test databases of test processes
+/// that are gone (a test that failed or was killed leaves its database behind).
+async fn drop_leftovers(admin: &str) -> Result<(), String> {
+    SWEPT
+        .get_or_try_init(|| async {
+            let mut conn = sqlx::postgres::PgConnection::connect_lazy_free(admin).await?;
+            let names: Vec<(String,)> =
+                sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'rolecall\\_test\\_%'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .map_err(|e| format!("listing test databases: {e}"))?;
+            for (name,) in names {
+                let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+                let gone = pid.is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists());
+                if gone && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    // Another test process may be dropping it too; that is fine.
+                    let _ = sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(sql)).await;
+                }
+            }
+            drop_mine_at_exit(admin);
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+}
+
+/// A watchdog that drops this process's test databases with `psql` once the process is
+/// gone (without `psql`, the next test run's sweep drops them).
+fn drop_mine_at_exit(admin: &str) {
+    let psql = bindir().map(|d| d.join("psql")).ok().filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("psql"));
+    let pid = std::process::id();
+    let script = format!(
+        "while [ -d /proc/{pid} ]; do sleep 1; done; \
+         \"$PSQL\" \"$URL\" -Atc \"SELECT datname FROM pg_database WHERE datname LIKE 'rolecall\\\\_test\\\\_{pid}\\\\_%'\" | \
+         while read -r db; do \"$PSQL\" \"$URL\" -qc \"DROP DATABASE IF EXISTS $db WITH (FORCE)\"; done"
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .env("PSQL", psql)
+        .env("URL", admin)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 /// Connecting without a pool (test helper).
