@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, request, start};
+use common::{free_port, request, start_on};
 
 use rolecall_store::Store;
 
@@ -68,9 +68,47 @@ fn user_exists(port: u16, id: &str) -> bool {
 #[test]
 fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("rolecall.db").display());
+    let acked = kill_9_five_times(&url);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let log = runtime.block_on(async {
+        let store = rolecall_store_sqlite::SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
+        store.changes_after(rolecall_model::Revision(0), u32::MAX).await.unwrap()
+    });
+    gapless(&log, acked);
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime
+        .block_on(rolecall_store_postgres::testing::database())
+        .unwrap_or_else(|e| panic!("PostgreSQL is needed: {e}"));
+    let acked = kill_9_five_times(&db.url);
+    let log = runtime.block_on(async {
+        let store = rolecall_store_postgres::PostgresStore::open(&db.url).await.unwrap();
+        store.changes_after(rolecall_model::Revision(0), u32::MAX).await.unwrap()
+    });
+    gapless(&log, acked);
+}
+
+/// The change log counts 1, 2, 3, ... with no gap and no duplicate, and holds at least
+/// every acknowledged write.
+fn gapless(log: &[rolecall_store::LoggedChange], acked: usize) {
+    for (i, c) in log.iter().enumerate() {
+        assert_eq!(c.revision.0, i as u64 + 1, "gap or duplicate in the change log");
+    }
+    assert!(log.len() > acked, "every acknowledged write has its change");
+}
+
+/// Five rounds of writes, each ended by `kill -9` and followed by a restart that must show
+/// every acknowledged write (and no acknowledged revoke undone). Returns how many writes
+/// were acknowledged.
+fn kill_9_five_times(database: &str) -> usize {
+    let start = |port| start_on(database, port, &[]);
     let mut rng = fastrand::Rng::with_seed(2026);
     let port = free_port();
-    let mut server = start(dir.path(), port);
+    let mut server = start(port);
     assert_eq!(request(port, "POST", "/v1/workspaces", r#"{"id": "acme", "name": "Acme"}"#).unwrap().0, 201);
 
     let crm = r#"{"type": "app", "id": "crm", "name": "CRM"}"#;
@@ -91,7 +129,7 @@ fn acknowledged_writes_survive_kill_9() {
         acknowledged.granted.extend(acked.granted);
         acknowledged.revoked.extend(acked.revoked);
         next = attempted;
-        server = start(dir.path(), port);
+        server = start(port);
         for &i in &acknowledged.users {
             assert!(user_exists(port, &format!("u{i}")), "round {round}: acknowledged user u{i} is gone");
         }
@@ -110,14 +148,5 @@ fn acknowledged_writes_survive_kill_9() {
     assert!(acknowledged.users.len() >= 30, "too few writes to prove anything: {acked}");
     assert!(!acknowledged.revoked.is_empty(), "no revoke was acknowledged");
 
-    // The change log counts 1, 2, 3, ... with no gap and no duplicate.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = rolecall_store_sqlite::SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
-        let log = store.changes_after(rolecall_model::Revision(0), u32::MAX).await.unwrap();
-        for (i, c) in log.iter().enumerate() {
-            assert_eq!(c.revision.0, i as u64 + 1, "gap or duplicate in the change log");
-        }
-        assert!(log.len() > acked, "every acknowledged write has its change");
-    });
+    acked
 }
