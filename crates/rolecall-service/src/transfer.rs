@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use rolecall_model::{Change, Group, Op, Resource, SchemaDoc, User, Workspace};
-use rolecall_store::{PageRequest, Store, Write, label};
+use rolecall_store::{PageRequest, Store, Write, WriteLock, label};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -64,10 +64,13 @@ pub const MAX_IMPORT_CHUNK: usize = 20_000;
 const PAGE: u32 = 1000;
 
 impl<S: Store> Service<S> {
-    /// The whole workspace, read with no write in between. Admins (and keys) only.
+    /// The whole workspace, read with no write in between (the log head is held, so no
+    /// replica writes until the export is read). Admins (and keys) only.
     pub async fn export(&self, actor: &Actor, workspace: &str) -> Result<Export, ServiceError> {
         self.require_admin(actor, workspace).await?;
-        let _no_writes = self.core.writer.lock().await;
+        let _no_writes_here = self.core.writer.lock().await;
+        let held = self.store.lock_head().await?;
+        self.core.catch_up_to(&self.store, held.head()).await?;
         let (facts, resource_order) = {
             let engine = self.read()?;
             let index = engine.workspace(workspace)?;
