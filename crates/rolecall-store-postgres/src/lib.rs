@@ -13,6 +13,7 @@ pub mod testing;
 use std::time::Duration;
 
 use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, User, Workspace, email_key, name_key};
+use rolecall_store::rows::{backend, conflict, corrupt, from_name, name_of, page, subject_parts, text};
 use rolecall_store::{
     ApiKey, AuditEntry, AuditRecord, Batch, GrantQuery, GrantRow, GrantSort, LoggedChange, Page, PageRequest, Store,
     StoreError, Write, WriteLock,
@@ -29,30 +30,6 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The newest revision another commit announced (see [`PostgresStore::listen`]).
     signal: tokio::sync::watch::Receiver<u64>,
-}
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
-fn text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(corrupt)
-}
-
-/// A serde enum written as its bare name (`"public"` -> `public`).
-fn name_of<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    match serde_json::to_value(value).map_err(corrupt)? {
-        serde_json::Value::String(s) => Ok(s),
-        other => Err(corrupt(format!("expected a name, got {other}"))),
-    }
-}
-
-fn from_name<T: serde::de::DeserializeOwned>(name: String) -> Result<T, StoreError> {
-    serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt)
 }
 
 fn revision(n: i64) -> Revision {
@@ -376,27 +353,6 @@ impl PostgresStore {
     }
 }
 
-/// What a unique-key violation of `write` means, in the user's words.
-fn conflict(write: &Write) -> String {
-    match write {
-        Write::PutUser { workspace, user } => {
-            format!("email `{}` is already used by another user of workspace `{workspace}`", user.email)
-        }
-        Write::PutGroup { workspace, group } => {
-            format!("group name `{}` is already used in workspace `{workspace}`", group.name)
-        }
-        Write::PutApiKey { key, .. } => format!("API key `{}` already exists", key.id),
-        other => format!("conflicting write: {other:?}"),
-    }
-}
-
-fn subject_parts(subject: &Subject) -> (&'static str, &str) {
-    match subject {
-        Subject::User(id) => ("user", id),
-        Subject::Group(id) => ("group", id),
-    }
-}
-
 fn user_from(row: &PgRow) -> Result<User, StoreError> {
     Ok(User {
         id: row.try_get("id").map_err(corrupt)?,
@@ -441,17 +397,6 @@ fn api_key_from(r: &PgRow) -> Result<ApiKey, StoreError> {
         hash: r.try_get("hash").map_err(corrupt)?,
         created_at: r.try_get("created_at").map_err(corrupt)?,
     })
-}
-
-/// Cuts one extra row off a listing into the `next` key.
-fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T> {
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(key)
-    } else {
-        None
-    };
-    Page { items, next }
 }
 
 /// The head of the log, locked (`SELECT ... FOR UPDATE`) by an open transaction; dropping

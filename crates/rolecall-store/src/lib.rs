@@ -6,6 +6,7 @@
 //! Checks never read a store: the engine answers them from memory.
 
 pub mod conformance;
+pub mod rows;
 
 use std::future::Future;
 
