@@ -171,6 +171,7 @@ impl<S: Store> Service<S> {
         subject: &Subject,
     ) -> Result<Revision, ServiceError> {
         actor.require_workspace(workspace)?;
+        self.current().await?;
         let held = {
             let engine = self.read()?;
             let index = engine.workspace(workspace)?;
@@ -439,6 +440,7 @@ impl<S: Store> Service<S> {
     /// Deletes a workspace and everything in it. Root only.
     pub async fn delete_workspace(&self, actor: &Actor, workspace: &str) -> Result<Revision, ServiceError> {
         actor.require_root()?;
+        self.current().await?;
         self.read()?.workspace(workspace)?;
         let before = self.store().workspace(workspace).await?;
         let audit = Self::audit(

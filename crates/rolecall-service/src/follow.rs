@@ -166,20 +166,17 @@ impl Core {
         Ok(revision)
     }
 
-    /// Reads the log head and catches up when it is ahead (reloads when it went back).
+    /// Reads the log head and brings the engine to it: catches up when it is ahead,
+    /// reloads when the engine is ahead of it or cannot reach it. The engine counts as
+    /// current only once it equals the head.
     pub(crate) async fn sync<S: Store>(&self, store: &S) -> Result<Revision, ServiceError> {
         let asked = Instant::now();
         let head = store.head().await?;
-        let mine = self.read()?.revision();
-        if head != mine {
+        if self.read()?.revision() != head {
             let _one_at_a_time = self.writer.lock().await;
-            let mine = self.read()?.revision();
-            if head > mine {
-                self.catch_up(store).await?;
-            } else if head < mine {
-                tracing::warn!(head = head.0, engine = mine.0, "the change log is behind this engine; reloading it");
-                self.reload(store).await?;
-            }
+            // Another write may have moved both on meanwhile: read the head again.
+            let head = store.head().await?;
+            self.catch_up_to(store, head).await?;
         }
         self.mark_synced(asked);
         Ok(head)
