@@ -174,9 +174,22 @@ impl Core {
         let head = store.head().await?;
         if self.read()?.revision() != head {
             let _one_at_a_time = self.writer.lock().await;
-            // Another write may have moved both on meanwhile: read the head again.
+            // Another write may have moved both on meanwhile: read the head again. It is
+            // not locked, so the log may grow past it while we read: reaching further is fine.
             let head = store.head().await?;
-            self.catch_up_to(store, head).await?;
+            let mine = self.read()?.revision();
+            if mine > head {
+                tracing::warn!(head = head.0, engine = mine.0, "the change log is behind this engine; reloading it");
+                self.reload(store).await?;
+            } else if mine < head && self.catch_up(store).await? < head {
+                tracing::warn!(head = head.0, "the change log does not reach its head; reloading it");
+                let reached = self.reload(store).await?;
+                if reached < head {
+                    return Err(ServiceError::Corrupt(format!(
+                        "the change log's head is {head} but it holds {reached}"
+                    )));
+                }
+            }
         }
         self.mark_synced(asked);
         Ok(head)
