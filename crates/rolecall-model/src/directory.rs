@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::change::{Notify, ResourceRef, UserKind, Visibility};
+use crate::change::{Notify, Op, ResourceRef, UserKind, Visibility};
 
 /// The longest display name, group name or resource name.
 pub const MAX_NAME_LEN: usize = 200;
@@ -124,6 +124,11 @@ pub fn name_key(name: &str) -> String {
 }
 
 impl User {
+    /// The change that puts what the engine knows of this user (its id, role and kind).
+    pub fn put_op(&self) -> Op {
+        Op::PutUser { user: self.id.clone(), workspace_role: self.workspace_role.clone(), kind: self.kind }
+    }
+
     /// Checks the fields a client wrote.
     pub fn validate(&self) -> Result<(), FieldError> {
         validate_email(&self.email)?;
@@ -132,6 +137,16 @@ impl User {
 }
 
 impl Group {
+    /// The change that puts what the engine knows of this group (its id and settings).
+    pub fn put_op(&self) -> Op {
+        Op::PutGroup {
+            group: self.id.clone(),
+            visibility: self.visibility,
+            apply_privileges: self.apply_privileges,
+            notify: self.notify,
+        }
+    }
+
     /// Checks the fields a client wrote.
     pub fn validate(&self) -> Result<(), FieldError> {
         validate_name("name", &self.name)?;

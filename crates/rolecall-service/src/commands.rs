@@ -91,12 +91,7 @@ impl<S: Store> Service<S> {
             );
         }
         let before = self.store().group(workspace, &group.id).await?;
-        let op = Op::PutGroup {
-            group: group.id.clone(),
-            visibility: group.visibility,
-            apply_privileges: group.apply_privileges,
-            notify: group.notify,
-        };
+        let op = group.put_op();
         let audit = Self::audit(
             workspace,
             "group.update",

@@ -281,10 +281,7 @@ impl<S: Store> Service<S> {
         self.require_admin(actor, workspace).await?;
         user.validate()?;
         let before = self.store.user(workspace, &user.id).await?;
-        let mut changes = vec![Change::new(
-            workspace,
-            Op::PutUser { user: user.id.clone(), workspace_role: user.workspace_role.clone(), kind: user.kind },
-        )];
+        let mut changes = vec![Change::new(workspace, user.put_op())];
         for group in groups {
             changes.push(Change::new(
                 workspace,
@@ -327,15 +324,7 @@ impl<S: Store> Service<S> {
     pub async fn create_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
         self.authorize(actor, workspace, "create_group", &ResourceRef::new("workspace", workspace)).await?;
         group.validate()?;
-        let mut changes = vec![Change::new(
-            workspace,
-            Op::PutGroup {
-                group: group.id.clone(),
-                visibility: group.visibility,
-                apply_privileges: group.apply_privileges,
-                notify: group.notify,
-            },
-        )];
+        let mut changes = vec![Change::new(workspace, group.put_op())];
         if let Actor::User { user, .. } = actor {
             changes.push(Change::new(
                 workspace,

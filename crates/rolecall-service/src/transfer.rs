@@ -155,10 +155,7 @@ impl<S: Store> Service<S> {
         let mut changes = Vec::new();
         for user in chunk.users {
             user.validate()?;
-            changes.push(Change::new(
-                workspace,
-                Op::PutUser { user: user.id.clone(), workspace_role: user.workspace_role.clone(), kind: user.kind },
-            ));
+            changes.push(Change::new(workspace, user.put_op()));
             writes.push(Write::PutUser { workspace: workspace.into(), user });
         }
         for group in chunk.groups {
@@ -166,15 +163,7 @@ impl<S: Store> Service<S> {
             if is_builtin(&group.id) {
                 continue;
             }
-            changes.push(Change::new(
-                workspace,
-                Op::PutGroup {
-                    group: group.id.clone(),
-                    visibility: group.visibility,
-                    apply_privileges: group.apply_privileges,
-                    notify: group.notify,
-                },
-            ));
+            changes.push(Change::new(workspace, group.put_op()));
             writes.push(Write::PutGroup { workspace: workspace.into(), group });
         }
         for resource in chunk.resources {
