@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub use error::ApiError;
-use json::ApiJson;
+use json::{ApiJson, OptionalJson};
 
 /// The largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -385,15 +385,10 @@ async fn put_member<S: Store>(
     State(state): Shared<S>,
     Path((ws, g, u)): Path<(String, String, String)>,
     caller: Caller,
-    body: axum::body::Bytes,
+    // No body means the `member` role.
+    OptionalJson(body): OptionalJson<MemberBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let actor = caller.actor(Some(&ws))?;
-    // The body is optional here: no body means the `member` role.
-    let body: MemberBody = if body.iter().all(u8::is_ascii_whitespace) {
-        MemberBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
-    };
     let role = body.role.unwrap_or_default();
     let revision = state.service.put_member(&actor, &ws, &g, &u, role).await?;
     Ok(Json(json!({"user": u, "role": role, "revision": token(revision)})))

@@ -19,7 +19,7 @@ use rolecall_store::{PageRequest, Store, label};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiQuery, OptionalJson};
 use crate::listing::{decode_cursor, encode_cursor, limit, to_json};
 use crate::{ApiError, AppState, Caller, token, valid_id};
 
@@ -251,14 +251,10 @@ pub async fn record_activity<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
     caller: Caller,
-    body: axum::body::Bytes,
+    // No body means "now".
+    OptionalJson(body): OptionalJson<ActivityBody>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = caller.actor(Some(&ws))?;
-    let body: ActivityBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ActivityBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
-    };
     let at = state.service.record_activity(&actor, &ws, &id, body.at).await?;
     Ok(Json(json!({"user": id, "last_active_at": at})))
 }

@@ -184,14 +184,21 @@ impl<S: Store> Service<S> {
         let asked = std::time::Instant::now();
         let lock = self.store.lock_head().await?;
         let head = lock.head();
-        if self.read()?.revision() != head {
-            self.core.catch_up_to(&self.store, head).await?;
-        }
-        let said = {
+        let prepared = async {
+            if self.read()?.revision() != head {
+                self.core.catch_up_to(&self.store, head).await?;
+            }
             let engine = self.read()?;
             let said = precondition(&engine)?;
             engine.validate_all(&batch.changes)?;
-            said
+            Ok::<_, ServiceError>(said)
+        };
+        let said = match prepared.await {
+            Ok(said) => said,
+            Err(refused) => {
+                lock.release().await;
+                return Err(refused);
+            }
         };
         batch.expected_head = Some(head);
         batch.at = now_ms();

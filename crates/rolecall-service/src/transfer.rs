@@ -70,7 +70,18 @@ impl<S: Store> Service<S> {
         self.require_admin(actor, workspace).await?;
         let _no_writes_here = self.core.writer.lock().await;
         let held = self.store.lock_head().await?;
-        self.core.catch_up_to(&self.store, held.head()).await?;
+        let head = held.head();
+        let export = async {
+            self.core.catch_up_to(&self.store, head).await?;
+            self.read_export(workspace).await
+        }
+        .await;
+        held.release().await;
+        export
+    }
+
+    /// Reads the export of a workspace; the caller holds the log head.
+    async fn read_export(&self, workspace: &str) -> Result<Export, ServiceError> {
         let (facts, resource_order) = {
             let engine = self.read()?;
             let index = engine.workspace(workspace)?;

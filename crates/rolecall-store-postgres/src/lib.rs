@@ -413,16 +413,40 @@ impl WriteLock for HeadLock {
     }
 
     async fn commit(mut self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
+        match HeadLock::write_batch(&mut self.tx, self.head, &batch).await {
+            Ok(revisions) => {
+                self.tx.commit().await.map_err(backend)?;
+                Ok(revisions)
+            }
+            Err(e) => {
+                // Rolled back now, so the head row is free for the next writer at once.
+                let _ = self.tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn release(self) {
+        let _ = self.tx.rollback().await;
+    }
+}
+
+impl HeadLock {
+    async fn write_batch(
+        tx: &mut Transaction<'static, Postgres>,
+        head: i64,
+        batch: &Batch,
+    ) -> Result<Vec<Revision>, StoreError> {
         if let Some(expected) = batch.expected_head
-            && db(expected.0) != self.head
+            && db(expected.0) != head
         {
-            return Err(StoreError::HeadMoved { expected: expected.0, actual: revision(self.head).0 });
+            return Err(StoreError::HeadMoved { expected: expected.0, actual: revision(head).0 });
         }
         for write in &batch.writes {
-            PostgresStore::write(&mut self.tx, write, batch.at).await?;
+            PostgresStore::write(tx, write, batch.at).await?;
         }
         let mut revisions = Vec::with_capacity(batch.changes.len());
-        let mut next = self.head;
+        let mut next = head;
         for change in &batch.changes {
             next += 1;
             sqlx::query("INSERT INTO change_log (revision, workspace, change, at) VALUES ($1, $2, $3, $4)")
@@ -430,7 +454,7 @@ impl WriteLock for HeadLock {
                 .bind(&change.workspace)
                 .bind(text(change)?)
                 .bind(batch.at)
-                .execute(&mut *self.tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
             revisions.push(revision(next));
@@ -448,24 +472,23 @@ impl WriteLock for HeadLock {
             .bind(record.before.as_ref().map(text).transpose()?)
             .bind(record.after.as_ref().map(text).transpose()?)
             .bind(batch.at)
-            .execute(&mut *self.tx)
+            .execute(&mut **tx)
             .await
             .map_err(backend)?;
         }
-        if next != self.head {
+        if next != head {
             sqlx::query("UPDATE log_head SET revision = $1 WHERE id = 1")
                 .bind(next)
-                .execute(&mut *self.tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(next.to_string())
-                .execute(&mut *self.tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
         }
-        self.tx.commit().await.map_err(backend)?;
         Ok(revisions)
     }
 }

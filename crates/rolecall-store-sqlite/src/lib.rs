@@ -350,15 +350,33 @@ impl WriteLock for HeadLock {
         batch.expected_head = Some(self.head);
         self.store.commit_locked(batch).await
     }
+
+    async fn release(self) {}
 }
 
 impl SqliteStore {
     /// Writes a batch; the caller holds `writer`.
     async fn commit_locked(&self, batch: Batch) -> Result<Vec<Revision>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // IMMEDIATE: the write lock is taken at the start (waiting up to the busy timeout),
+        // never by upgrading a read, which SQLite may refuse at once with "database is locked".
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        match SqliteStore::write_batch(&mut tx, &batch).await {
+            Ok(revisions) => {
+                tx.commit().await.map_err(backend)?;
+                Ok(revisions)
+            }
+            Err(e) => {
+                // Rolled back now, not whenever the pool gets round to it: the lock goes with it.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_batch(tx: &mut Transaction<'_, Sqlite>, batch: &Batch) -> Result<Vec<Revision>, StoreError> {
         if let Some(expected) = batch.expected_head {
             let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await
                 .map_err(backend)?;
             let actual = row.try_get::<i64, _>("head").map_err(corrupt)? as u64;
@@ -367,7 +385,7 @@ impl SqliteStore {
             }
         }
         for write in &batch.writes {
-            SqliteStore::write(&mut tx, write, batch.at).await?;
+            SqliteStore::write(tx, write, batch.at).await?;
         }
         let mut revisions = Vec::with_capacity(batch.changes.len());
         for change in &batch.changes {
@@ -375,7 +393,7 @@ impl SqliteStore {
                 .bind(&change.workspace)
                 .bind(text(change)?)
                 .bind(batch.at)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
             revisions.push(Revision(done.last_insert_rowid() as u64));
@@ -384,7 +402,7 @@ impl SqliteStore {
             Some(r) => r.0 as i64,
             None => {
                 let row = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS head FROM change_log")
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
                     .map_err(backend)?;
                 row.try_get::<i64, _>("head").map_err(corrupt)?
@@ -403,11 +421,10 @@ impl SqliteStore {
             .bind(record.before.as_ref().map(text).transpose()?)
             .bind(record.after.as_ref().map(text).transpose()?)
             .bind(batch.at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(backend)?;
         }
-        tx.commit().await.map_err(backend)?;
         Ok(revisions)
     }
 }

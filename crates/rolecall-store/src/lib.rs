@@ -225,8 +225,12 @@ pub trait WriteLock: Send {
     /// The head of the log while the lock is held.
     fn head(&self) -> Revision;
 
-    /// Writes `batch` after the head, in the same transaction, and ends the lock.
+    /// Writes `batch` after the head, in the same transaction, and ends the lock (also when
+    /// it fails: nothing is written then).
     fn commit(self, batch: Batch) -> impl Future<Output = Result<Vec<Revision>, StoreError>> + Send;
+
+    /// Ends the lock without writing, at once (dropping it also ends it, a moment later).
+    fn release(self) -> impl Future<Output = ()> + Send;
 }
 
 /// Storage for Rolecall. Implementations: `rolecall-store-sqlite` (the embedded default)
