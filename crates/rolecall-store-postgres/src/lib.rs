@@ -92,7 +92,13 @@ impl PostgresStore {
                     announce.send_modify(|seen| *seen = (*seen).max(revision));
                     continue;
                 }
-                // The connection was lost (the next try_recv reconnects) or never made.
+                // The connection was lost: wake followers and reconnect at once (the next
+                // try_recv does; if the database is away that fails and we wait below).
+                Ok(None) if listener.is_some() => {
+                    announce.send_modify(|_| {});
+                    continue;
+                }
+                // No listener could be made: wait before trying again.
                 Ok(None) => announce.send_modify(|_| {}),
                 Err(e) => {
                     tracing::warn!(error = %e, "listening for changes failed");
