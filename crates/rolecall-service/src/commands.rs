@@ -11,7 +11,7 @@ use rolecall_model::{Change, Effect, Group, GroupPermissions, MemberRole, Op, Re
 use rolecall_store::{AuditRecord, Batch, Store, Write, label};
 use serde_json::json;
 
-use crate::{Actor, Service, ServiceError};
+use crate::{Actor, Allowed, Service, ServiceError};
 
 /// What a bulk action does to every selected group (seed 001).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,17 +36,17 @@ impl<S: Store> Service<S> {
         workspace: &str,
         group: &str,
         action: GroupAction,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Allowed, ServiceError> {
         self.authorize(actor, workspace, action.name(), &ResourceRef::new("group", group)).await
     }
 
     pub async fn delete_user(&self, actor: &Actor, workspace: &str, user: &str) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let before = self.store().user(workspace, user).await?;
         let audit = Self::audit(workspace, "user.delete", format!("user:{user}"), before.map(|b| json!(b)), None);
         let writes = vec![Write::DeleteUser { workspace: workspace.into(), user: user.into() }];
         let changes = vec![Change::new(workspace, Op::DeleteUser { user: user.into() })];
-        self.run(Self::batch(actor, writes, changes, audit)).await
+        self.run(&allowed, Self::batch(actor, writes, changes, audit)).await
     }
 
     /// Records that a user was active at `at` (milliseconds since the epoch; now when
@@ -59,7 +59,7 @@ impl<S: Store> Service<S> {
         user: &str,
         at: Option<i64>,
     ) -> Result<i64, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let mut row = self
             .store()
             .user(workspace, user)
@@ -73,7 +73,7 @@ impl<S: Store> Service<S> {
             ..Batch::default()
         };
         let id = user.to_string();
-        self.run_if(batch, |engine| match engine.workspace(workspace)?.user_info(&id) {
+        self.run_if(&allowed, batch, |engine| match engine.workspace(workspace)?.user_info(&id) {
             Some(_) => Ok(()),
             None => Err(rolecall_engine::EngineError::UserNotFound(id.clone()).into()),
         })
@@ -83,7 +83,7 @@ impl<S: Store> Service<S> {
 
     /// Changes a group's details and settings. Needs `edit`.
     pub async fn update_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, &group.id, GroupAction::Edit).await?;
+        let allowed = self.group_right(actor, workspace, &group.id, GroupAction::Edit).await?;
         group.validate()?;
         if self.read()?.workspace(workspace)?.builtin(&group.id).is_some() {
             return Err(
@@ -100,17 +100,17 @@ impl<S: Store> Service<S> {
             Some(json!(group)),
         );
         let writes = vec![Write::PutGroup { workspace: workspace.into(), group }];
-        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Deletes a group. Needs `delete`.
     pub async fn delete_group(&self, actor: &Actor, workspace: &str, group: &str) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Delete).await?;
+        let allowed = self.group_right(actor, workspace, group, GroupAction::Delete).await?;
         let before = self.store().group(workspace, group).await?;
         let audit = Self::audit(workspace, "group.delete", format!("group:{group}"), before.map(|b| json!(b)), None);
         let writes = vec![Write::DeleteGroup { workspace: workspace.into(), group: group.into() }];
         let changes = vec![Change::new(workspace, Op::DeleteGroup { group: group.into() })];
-        self.run(Self::batch(actor, writes, changes, audit)).await
+        self.run(&allowed, Self::batch(actor, writes, changes, audit)).await
     }
 
     /// Removes a member. Needs `manage_members`; removing an owner needs `edit`.
@@ -121,19 +121,19 @@ impl<S: Store> Service<S> {
         group: &str,
         user: &str,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
+        let mut allowed = self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
         let is_owner = self
             .read()?
             .workspace(workspace)?
             .direct_members(group)
             .is_some_and(|m| m.iter().any(|(u, r)| *u == user && *r == MemberRole::Owner));
         if is_owner {
-            self.group_right(actor, workspace, group, GroupAction::Edit).await?;
+            allowed.extend(self.group_right(actor, workspace, group, GroupAction::Edit).await?);
         }
         let audit =
             Self::audit(workspace, "group.member.remove", format!("group:{group}"), Some(json!({"user": user})), None);
         let changes = vec![Change::new(workspace, Op::RemoveMember { group: group.into(), user: user.into() })];
-        self.run(Self::batch(actor, vec![], changes, audit)).await
+        self.run(&allowed, Self::batch(actor, vec![], changes, audit)).await
     }
 
     /// Nests `child` in `group` (or un-nests it). Needs `manage_members` on `group` and
@@ -146,15 +146,15 @@ impl<S: Store> Service<S> {
         child: &str,
         nest: bool,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
-        self.group_right(actor, workspace, child, GroupAction::View).await?;
+        let mut allowed = self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
+        allowed.extend(self.group_right(actor, workspace, child, GroupAction::View).await?);
         let (op, action) = if nest {
             (Op::PutChildGroup { group: group.into(), child: child.into() }, "group.child.put")
         } else {
             (Op::RemoveChildGroup { group: group.into(), child: child.into() }, "group.child.remove")
         };
         let audit = Self::audit(workspace, action, format!("group:{group}"), None, Some(json!({"group": child})));
-        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Removes a rule. A user actor must hold at least the removed role, unless admin.
@@ -167,8 +167,8 @@ impl<S: Store> Service<S> {
     ) -> Result<Revision, ServiceError> {
         actor.require_workspace(workspace)?;
         self.current().await?;
-        let held = {
-            let engine = self.read()?;
+        // Decided again under the write lock, on the state the revoke is written on.
+        let may_remove = |engine: &rolecall_engine::Engine| -> Result<String, ServiceError> {
             let index = engine.workspace(workspace)?;
             let role = index.grant(resource, subject)?.ok_or_else(|| {
                 ServiceError::Engine(rolecall_engine::EngineError::GrantNotFound {
@@ -182,8 +182,9 @@ impl<S: Store> Service<S> {
             {
                 return Err(ServiceError::Forbidden(format!("`{user}` cannot remove a `{role}` rule on `{resource}`")));
             }
-            role
+            Ok(role)
         };
+        let held = may_remove(&*self.read()?)?;
         let audit = Self::audit(
             workspace,
             "grant.delete",
@@ -198,7 +199,8 @@ impl<S: Store> Service<S> {
         }];
         let changes =
             vec![Change::new(workspace, Op::RemoveGrant { resource: resource.clone(), subject: subject.clone() })];
-        self.run(Self::batch(actor, writes, changes, audit)).await
+        let batch = Self::batch(actor, writes, changes, audit);
+        self.run_if(&Allowed::default(), batch, |engine| may_remove(engine).map(|_| ())).await
     }
 
     /// Creates or changes a permission set of a group, with its display name. Needs `edit`
@@ -212,7 +214,7 @@ impl<S: Store> Service<S> {
         name: Option<&str>,
         permissions: GroupPermissions,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Edit).await?;
+        let allowed = self.group_right(actor, workspace, group, GroupAction::Edit).await?;
         if let Some(name) = name {
             rolecall_model::validate_name("name", name)?;
         }
@@ -233,7 +235,7 @@ impl<S: Store> Service<S> {
             })
             .into_iter()
             .collect();
-        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Deletes a custom permission set. Needs `edit` on the group.
@@ -244,7 +246,7 @@ impl<S: Store> Service<S> {
         group: &str,
         set: &str,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Edit).await?;
+        let allowed = self.group_right(actor, workspace, group, GroupAction::Edit).await?;
         let op = Op::DeletePermissionSet { group: group.into(), set: set.into() };
         let audit =
             Self::audit(workspace, "permission_set.delete", format!("group:{group}"), Some(json!({"set": set})), None);
@@ -253,7 +255,7 @@ impl<S: Store> Service<S> {
             kind: label::PERMISSION_SET.into(),
             key: format!("{group}/{set}"),
         }];
-        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Adds or removes an assignee of a permission set. Needs `edit` on the group.
@@ -266,7 +268,7 @@ impl<S: Store> Service<S> {
         subject: &Subject,
         assign: bool,
     ) -> Result<Revision, ServiceError> {
-        self.group_right(actor, workspace, group, GroupAction::Edit).await?;
+        let allowed = self.group_right(actor, workspace, group, GroupAction::Edit).await?;
         let op = if assign {
             Op::PutAssignee { group: group.into(), set: set.into(), subject: subject.clone() }
         } else {
@@ -280,7 +282,7 @@ impl<S: Store> Service<S> {
             None,
             Some(json!({"set": set, "subject": subject})),
         );
-        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Creates or replaces a permission policy, with its display name. Admins only.
@@ -292,7 +294,7 @@ impl<S: Store> Service<S> {
         name: &str,
         rules: BTreeMap<String, Effect>,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         rolecall_model::validate_name("name", name)?;
         let before = self.read()?.workspace(workspace)?.policy(policy).map(|p| json!(p.rules));
         let audit = Self::audit(
@@ -309,18 +311,18 @@ impl<S: Store> Service<S> {
             key: policy.into(),
             name: name.into(),
         }];
-        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Deletes a policy (detaching it from every group). Admins only.
     pub async fn delete_policy(&self, actor: &Actor, workspace: &str, policy: &str) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let before = self.read()?.workspace(workspace)?.policy(policy).map(|p| json!(p.rules));
         let audit = Self::audit(workspace, "policy.delete", format!("policy:{policy}"), before, None);
         let op = Op::DeletePolicy { policy: policy.into() };
         let writes =
             vec![Write::DeleteLabels { workspace: workspace.into(), kind: label::POLICY.into(), key: policy.into() }];
-        self.run(Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, writes, vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Attaches a policy to a group or detaches it. Admins only.
@@ -332,7 +334,7 @@ impl<S: Store> Service<S> {
         policy: &str,
         attach: bool,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let op = if attach {
             Op::AttachPolicy { group: group.into(), policy: policy.into() }
         } else {
@@ -340,7 +342,7 @@ impl<S: Store> Service<S> {
         };
         let action = if attach { "policy.attach" } else { "policy.detach" };
         let audit = Self::audit(workspace, action, format!("group:{group}"), None, Some(json!({"policy": policy})));
-        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Sets (or, with `None`, removes) a group's scope on a dataset. Admins only.
@@ -352,7 +354,7 @@ impl<S: Store> Service<S> {
         dataset: &str,
         scope: Option<BTreeMap<String, Vec<String>>>,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let audit = Self::audit(
             workspace,
             "data_scope.put",
@@ -364,7 +366,7 @@ impl<S: Store> Service<S> {
             Some(scope) => Op::PutDataScope { group: group.into(), dataset: dataset.into(), scope },
             None => Op::RemoveDataScope { group: group.into(), dataset: dataset.into() },
         };
-        self.run(Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
+        self.run(&allowed, Self::batch(actor, vec![], vec![Change::new(workspace, op)], audit)).await
     }
 
     /// Acts on several groups at once, all or nothing (seed 001). Each group needs the
@@ -395,8 +397,9 @@ impl<S: Store> Service<S> {
         };
         let mut changes = Vec::new();
         let mut writes = Vec::new();
+        let mut allowed = Allowed::default();
         for group in groups {
-            self.group_right(actor, workspace, group, right).await?;
+            allowed.extend(self.group_right(actor, workspace, group, right).await?);
             match &action {
                 BulkAction::AddMembers { users, role } | BulkAction::SetMemberRole { users, role } => {
                     for user in users {
@@ -427,7 +430,7 @@ impl<S: Store> Service<S> {
             None,
             Some(json!({"groups": groups, "action": format!("{action:?}")})),
         );
-        self.run(Self::batch(actor, writes, changes, audit)).await
+        self.run(&allowed, Self::batch(actor, writes, changes, audit)).await
     }
 }
 
@@ -446,7 +449,11 @@ impl<S: Store> Service<S> {
             None,
         );
         let writes = vec![Write::DeleteWorkspace { workspace: workspace.into() }];
-        self.run(Self::batch(actor, writes, vec![Change::new(workspace, Op::DeleteWorkspace)], audit)).await
+        self.run(
+            &Allowed::default(),
+            Self::batch(actor, writes, vec![Change::new(workspace, Op::DeleteWorkspace)], audit),
+        )
+        .await
     }
 
     /// Replaces a workspace's schema. Refused (naming them) when existing grants, resources,
@@ -457,7 +464,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         schema: rolecall_model::SchemaDoc,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let row = self.store().workspace(workspace).await?.ok_or_else(|| {
             ServiceError::Engine(rolecall_engine::EngineError::WorkspaceNotFound(workspace.to_string()))
         })?;
@@ -472,7 +479,7 @@ impl<S: Store> Service<S> {
         );
         let writes = vec![Write::PutWorkspace { workspace: row, schema: schema_json }];
         let changes = vec![Change::new(workspace, Op::ReplaceSchema { schema })];
-        self.run(Self::batch(actor, writes, changes, audit)).await
+        self.run(&allowed, Self::batch(actor, writes, changes, audit)).await
     }
 
     /// Deletes a resource and its rules; refused while it has children. Admins only.
@@ -482,12 +489,12 @@ impl<S: Store> Service<S> {
         workspace: &str,
         resource: &ResourceRef,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let before = self.store().resource(workspace, resource).await?;
         let audit = Self::audit(workspace, "resource.delete", resource.to_string(), before.map(|r| json!(r)), None);
         let writes = vec![Write::DeleteResource { workspace: workspace.into(), resource: resource.clone() }];
         let changes = vec![Change::new(workspace, Op::DeleteResource { resource: resource.clone() })];
-        self.run(Self::batch(actor, writes, changes, audit)).await
+        self.run(&allowed, Self::batch(actor, writes, changes, audit)).await
     }
 
     /// Stores a workspace API key (its hash). Root, the workspace's keys and its admins.
@@ -497,7 +504,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         key: rolecall_store::ApiKey,
     ) -> Result<(), ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         self.read()?.workspace(workspace)?;
         let audit = Self::audit(
             workspace,
@@ -507,12 +514,12 @@ impl<S: Store> Service<S> {
             Some(json!({"id": key.id, "name": key.name})),
         );
         let writes = vec![Write::PutApiKey { workspace: workspace.into(), key }];
-        self.run(Self::batch(actor, writes, vec![], audit)).await.map(|_| ())
+        self.run(&allowed, Self::batch(actor, writes, vec![], audit)).await.map(|_| ())
     }
 
     /// Revokes a workspace API key: the next request with it is a 401.
     pub async fn delete_api_key(&self, actor: &Actor, workspace: &str, id: &str) -> Result<(), ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         let keys = self.store().api_keys(workspace).await?;
         let key = keys.iter().find(|k| k.id == id).ok_or_else(|| ServiceError::ApiKeyNotFound(id.to_string()))?;
         let audit = Self::audit(
@@ -523,6 +530,6 @@ impl<S: Store> Service<S> {
             None,
         );
         let writes = vec![Write::DeleteApiKey { workspace: workspace.into(), id: id.into() }];
-        self.run(Self::batch(actor, writes, vec![], audit)).await.map(|_| ())
+        self.run(&allowed, Self::batch(actor, writes, vec![], audit)).await.map(|_| ())
     }
 }

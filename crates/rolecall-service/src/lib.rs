@@ -8,6 +8,7 @@
 //! equals the log replayed.
 
 mod actor;
+mod allowed;
 mod commands;
 mod error;
 mod follow;
@@ -24,6 +25,7 @@ use rolecall_store::{AuditRecord, Batch, Store, Write, WriteLock};
 use serde_json::json;
 
 pub use actor::Actor;
+use allowed::Allowed;
 pub use commands::BulkAction;
 pub use error::ServiceError;
 pub use follow::Follow;
@@ -154,18 +156,19 @@ impl<S: Store> Service<S> {
 
     /// Validates `changes` one by one against the engine as it would be after the previous
     /// ones, commits the batch, then applies the changes. Returns the last revision.
-    pub(crate) async fn run(&self, batch: Batch) -> Result<Revision, ServiceError> {
-        self.run_if(batch, |_| Ok(())).await
+    pub(crate) async fn run(&self, allowed: &Allowed, batch: Batch) -> Result<Revision, ServiceError> {
+        self.run_if(allowed, batch, |_| Ok(())).await
     }
 
     /// Like [`Service::run`], after `precondition` holds on the engine under the write lock
     /// (e.g. "this id is not taken": checked and written with no other write in between).
     pub(crate) async fn run_if(
         &self,
+        allowed: &Allowed,
         batch: Batch,
         precondition: impl Fn(&Engine) -> Result<(), ServiceError>,
     ) -> Result<Revision, ServiceError> {
-        self.run_with(batch, precondition).await.map(|((), revision)| revision)
+        self.run_with(allowed, batch, precondition).await.map(|((), revision)| revision)
     }
 
     /// Like [`Service::run_if`], where the precondition also says something about the state
@@ -177,6 +180,7 @@ impl<S: Store> Service<S> {
     /// holds across processes exactly as within one.
     pub(crate) async fn run_with<T>(
         &self,
+        allowed: &Allowed,
         mut batch: Batch,
         precondition: impl Fn(&Engine) -> Result<T, ServiceError>,
     ) -> Result<(T, Revision), ServiceError> {
@@ -189,6 +193,7 @@ impl<S: Store> Service<S> {
                 self.core.catch_up_to(&self.store, head).await?;
             }
             let engine = self.read()?;
+            allowed.check(&engine)?;
             let said = precondition(&engine)?;
             engine.validate_all(&batch.changes)?;
             Ok::<_, ServiceError>(said)
@@ -251,7 +256,7 @@ impl<S: Store> Service<S> {
             audit: vec![Self::audit(&id, "workspace.create", format!("workspace:{id}"), None, Some(json!(workspace)))],
             ..Batch::default()
         };
-        self.run(batch).await
+        self.run(&Allowed::default(), batch).await
     }
 
     /// Creates or updates a user. Workspace admins (and keys) only.
@@ -285,7 +290,7 @@ impl<S: Store> Service<S> {
         groups: &[String],
         exists: Exists,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         user.validate()?;
         let before = self.store.user(workspace, &user.id).await?;
         let mut changes = vec![Change::new(workspace, user.put_op())];
@@ -310,7 +315,7 @@ impl<S: Store> Service<S> {
             ..Batch::default()
         };
         let id = user.id.clone();
-        self.run_if(batch, |engine| match engine.workspace(workspace)?.user_info(&id) {
+        self.run_if(&allowed, batch, |engine| match engine.workspace(workspace)?.user_info(&id) {
             Some(_) if exists == Exists::MustNot => Err(ServiceError::Conflict(format!("user `{id}` already exists"))),
             None if exists == Exists::Must => Err(rolecall_engine::EngineError::UserNotFound(id.clone()).into()),
             _ => Ok(()),
@@ -329,7 +334,8 @@ impl<S: Store> Service<S> {
     /// Creates a group. Needs the `create_group` capability; a user who creates a group
     /// becomes its owner.
     pub async fn create_group(&self, actor: &Actor, workspace: &str, group: Group) -> Result<Revision, ServiceError> {
-        self.authorize(actor, workspace, "create_group", &ResourceRef::new("workspace", workspace)).await?;
+        let allowed =
+            self.authorize(actor, workspace, "create_group", &ResourceRef::new("workspace", workspace)).await?;
         group.validate()?;
         let mut changes = vec![Change::new(workspace, group.put_op())];
         if let Actor::User { user, .. } = actor {
@@ -352,7 +358,7 @@ impl<S: Store> Service<S> {
             ..Batch::default()
         };
         let id = group.id.clone();
-        self.run_if(batch, |engine| match engine.workspace(workspace)?.member_count(&id) {
+        self.run_if(&allowed, batch, |engine| match engine.workspace(workspace)?.member_count(&id) {
             Some(_) => Err(ServiceError::Conflict(format!("group `{id}` already exists"))),
             None => Ok(()),
         })
@@ -370,9 +376,9 @@ impl<S: Store> Service<S> {
         role: MemberRole,
     ) -> Result<Revision, ServiceError> {
         let target = ResourceRef::new("group", group);
-        self.authorize(actor, workspace, GroupAction::ManageMembers.name(), &target).await?;
+        let mut allowed = self.authorize(actor, workspace, GroupAction::ManageMembers.name(), &target).await?;
         if role == MemberRole::Owner {
-            self.authorize(actor, workspace, GroupAction::Edit.name(), &target).await?;
+            allowed.extend(self.authorize(actor, workspace, GroupAction::Edit.name(), &target).await?);
         }
         let batch = Batch {
             actor: actor.name(),
@@ -386,7 +392,7 @@ impl<S: Store> Service<S> {
             )],
             ..Batch::default()
         };
-        self.run(batch).await
+        self.run(&allowed, batch).await
     }
 
     /// Gives `subject` `role` on `resource` (API.md's grant outcomes). A user actor must
@@ -448,7 +454,7 @@ impl<S: Store> Service<S> {
             )],
             ..Batch::default()
         };
-        self.run_with(batch, outcome).await
+        self.run_with(&Allowed::default(), batch, outcome).await
     }
 
     /// Registers a resource (or renames or moves it). Workspace admins (and keys) only.
@@ -458,7 +464,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         resource: Resource,
     ) -> Result<Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         resource.validate()?;
         let before = self.store.resource(workspace, &resource.resource).await?;
         let batch = Batch {
@@ -477,7 +483,7 @@ impl<S: Store> Service<S> {
             )],
             ..Batch::default()
         };
-        self.run(batch).await
+        self.run(&allowed, batch).await
     }
 
     /// Brings the engine up to the log's head before a write is authorized, when other
@@ -490,15 +496,13 @@ impl<S: Store> Service<S> {
         Ok(())
     }
 
-    pub(crate) async fn require_admin(&self, actor: &Actor, workspace: &str) -> Result<(), ServiceError> {
+    pub(crate) async fn require_admin(&self, actor: &Actor, workspace: &str) -> Result<Allowed, ServiceError> {
         actor.require_workspace(workspace)?;
         self.current().await?;
-        if let Actor::User { user, .. } = actor
-            && !self.read()?.workspace(workspace)?.is_admin_user(user)?
-        {
-            return Err(ServiceError::Forbidden(format!("`{user}` is not a workspace admin")));
-        }
-        Ok(())
+        let Actor::User { user, .. } = actor else { return Ok(Allowed::default()) };
+        let allowed = Allowed::admin(workspace, user);
+        allowed.check(&*self.read()?)?;
+        Ok(allowed)
     }
 
     /// Refuses unless the actor may do `action` on `resource` (keys and root may do all).
@@ -508,16 +512,12 @@ impl<S: Store> Service<S> {
         workspace: &str,
         action: &str,
         resource: &ResourceRef,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Allowed, ServiceError> {
         actor.require_workspace(workspace)?;
         self.current().await?;
-        if let Actor::User { user, .. } = actor {
-            let engine = self.read()?;
-            let decision = engine.workspace(workspace)?.check(user, action, resource)?;
-            if !decision.allowed {
-                return Err(ServiceError::Forbidden(format!("`{user}` may not `{action}` on `{resource}`")));
-            }
-        }
-        Ok(())
+        let Actor::User { user, .. } = actor else { return Ok(Allowed::default()) };
+        let allowed = Allowed::action(workspace, user, action, resource);
+        allowed.check(&*self.read()?)?;
+        Ok(allowed)
     }
 }

@@ -157,7 +157,7 @@ impl<S: Store> Service<S> {
         workspace: &str,
         chunk: ImportChunk,
     ) -> Result<rolecall_model::Revision, ServiceError> {
-        self.require_admin(actor, workspace).await?;
+        let allowed = self.require_admin(actor, workspace).await?;
         if chunk.len() > MAX_IMPORT_CHUNK {
             return Err(ServiceError::TooLarge(format!("an import chunk carries at most {MAX_IMPORT_CHUNK} items")));
         }
@@ -229,7 +229,7 @@ impl<S: Store> Service<S> {
         );
         let batch =
             rolecall_store::Batch { actor: actor.name(), writes, changes, audit: vec![audit], ..Default::default() };
-        self.run(batch).await
+        self.run(&allowed, batch).await
     }
 }
 

@@ -265,3 +265,44 @@ async fn never_the_last_owner_removed_by_two_owners_at_once() {
         assert_eq!(owners(&app, &format!("g{g}")).await.len(), 1, "group g{g}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_right_taken_away_at_the_same_moment_is_never_used() {
+    let servers = Servers::start(Limits::default()).await;
+    let app = servers.first();
+    users(app, 36).await;
+    let mut requests = Vec::new();
+    for g in 0..12 {
+        let (owner, newcomer, other_owner) =
+            (format!("u{}", 3 * g), format!("u{}", 3 * g + 1), format!("u{}", 3 * g + 2));
+        group(app, &format!("g{g}")).await;
+        for u in [&owner, &other_owner] {
+            app.ok("PUT", &format!("{W}/groups/g{g}/members/users/{u}"), json!({"role": "owner"}), 200).await;
+        }
+        // The owner adds a member while root makes the owner a plain member.
+        requests.push(Req {
+            actor: Some(owner.clone()),
+            method: "PUT",
+            path: format!("{W}/groups/g{g}/members/users/{newcomer}"),
+            body: json!({"role": "member"}),
+        });
+        requests.push(req("PUT", format!("{W}/groups/g{g}/members/users/{owner}"), json!({"role": "member"})));
+    }
+    let answers = servers.race(requests).await;
+    let revision = |a: &Answer| a.body["revision"].as_str().unwrap().parse::<u64>().unwrap();
+    let mut used = 0;
+    for pair in answers.chunks(2) {
+        let (add, demote) = (&pair[0], &pair[1]);
+        assert_eq!(demote.status, 200, "{}", demote.body);
+        match add.status.as_u16() {
+            // The add went first: it was written before the demotion.
+            200 => {
+                used += 1;
+                assert!(revision(add) < revision(demote), "a right was used after it was taken away: {pair:?}");
+            }
+            403 => {}
+            other => panic!("unexpected answer {other}: {}", add.body),
+        }
+    }
+    eprintln!("{used} of 12 adds went first");
+}
