@@ -121,19 +121,26 @@ impl<S: Store> Service<S> {
         group: &str,
         user: &str,
     ) -> Result<Revision, ServiceError> {
-        let mut allowed = self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
-        let is_owner = self
-            .read()?
-            .workspace(workspace)?
-            .direct_members(group)
-            .is_some_and(|m| m.iter().any(|(u, r)| *u == user && *r == MemberRole::Owner));
-        if is_owner {
-            allowed.extend(self.group_right(actor, workspace, group, GroupAction::Edit).await?);
-        }
+        let allowed = self.group_right(actor, workspace, group, GroupAction::ManageMembers).await?;
+        // Whether the member is an owner (whose removal needs `edit` too) is decided on the
+        // state the removal is written on, like every other right.
+        let owner_needs_edit = |engine: &rolecall_engine::Engine| -> Result<(), ServiceError> {
+            let Actor::User { user: me, .. } = actor else { return Ok(()) };
+            let is_owner = engine
+                .workspace(workspace)?
+                .direct_members(group)
+                .is_some_and(|m| m.iter().any(|(u, r)| *u == user && *r == MemberRole::Owner));
+            if is_owner {
+                Allowed::action(workspace, me, GroupAction::Edit.name(), &ResourceRef::new("group", group))
+                    .check(engine)?;
+            }
+            Ok(())
+        };
+        owner_needs_edit(&*self.read()?)?;
         let audit =
             Self::audit(workspace, "group.member.remove", format!("group:{group}"), Some(json!({"user": user})), None);
         let changes = vec![Change::new(workspace, Op::RemoveMember { group: group.into(), user: user.into() })];
-        self.run(&allowed, Self::batch(actor, vec![], changes, audit)).await
+        self.run_if(&allowed, Self::batch(actor, vec![], changes, audit), owner_needs_edit).await
     }
 
     /// Nests `child` in `group` (or un-nests it). Needs `manage_members` on `group` and

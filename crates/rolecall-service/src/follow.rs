@@ -3,8 +3,8 @@
 //!
 //! Every process applies its own commits at once. Commits made elsewhere reach it three
 //! ways: the store's change signal (LISTEN/NOTIFY) wakes the follower; the follower polls
-//! the log head as a safety net; and a commit refused with `HeadMoved` catches up before it
-//! retries. Changes are applied strictly in revision order: a gap, a change that does not
+//! the log head as a safety net; and every write catches up to the head it locked before
+//! it validates. Changes are applied strictly in revision order: a gap, a change that does not
 //! apply, or a log that went backwards makes the engine reload from the whole log.
 //!
 //! A process that has not been able to confirm it is current for longer than
@@ -141,18 +141,17 @@ impl Core {
         }
     }
 
-    /// Catches up to `head`, the locked head of the log; reloads when the engine is ahead of
-    /// it (the log went back) or does not reach it. The caller holds `writer`.
+    /// Brings the engine to at least `head`, a head read from the log: catches up, and
+    /// reloads when the engine is ahead of it (the log went back) or cannot reach it. With
+    /// the head locked, "at least" is "exactly". The caller holds `writer`.
     pub(crate) async fn catch_up_to<S: Store>(&self, store: &S, head: Revision) -> Result<(), ServiceError> {
-        let mut reached = self.read()?.revision();
-        if reached < head {
-            reached = self.catch_up(store).await?;
-        }
-        if reached != head {
-            tracing::warn!(head = head.0, engine = reached.0, "the engine does not match the change log; reloading it");
+        let mine = self.read()?.revision();
+        let mut reached = if mine < head { self.catch_up(store).await? } else { mine };
+        if mine > head || reached < head {
+            tracing::warn!(head = head.0, engine = mine.0, "the engine does not match the change log; reloading it");
             reached = self.reload(store).await?;
         }
-        if reached != head {
+        if reached < head {
             return Err(ServiceError::Corrupt(format!("the change log's head is {head} but it holds {reached}")));
         }
         Ok(())
@@ -166,30 +165,16 @@ impl Core {
         Ok(revision)
     }
 
-    /// Reads the log head and brings the engine to it: catches up when it is ahead,
-    /// reloads when the engine is ahead of it or cannot reach it. The engine counts as
-    /// current only once it equals the head.
+    /// Reads the log head and brings the engine to it (see [`Core::catch_up_to`]). The
+    /// engine counts as current only once it has reached the head.
     pub(crate) async fn sync<S: Store>(&self, store: &S) -> Result<Revision, ServiceError> {
         let asked = Instant::now();
         let head = store.head().await?;
         if self.read()?.revision() != head {
             let _one_at_a_time = self.writer.lock().await;
-            // Another write may have moved both on meanwhile: read the head again. It is
-            // not locked, so the log may grow past it while we read: reaching further is fine.
-            let head = store.head().await?;
-            let mine = self.read()?.revision();
-            if mine > head {
-                tracing::warn!(head = head.0, engine = mine.0, "the change log is behind this engine; reloading it");
-                self.reload(store).await?;
-            } else if mine < head && self.catch_up(store).await? < head {
-                tracing::warn!(head = head.0, "the change log does not reach its head; reloading it");
-                let reached = self.reload(store).await?;
-                if reached < head {
-                    return Err(ServiceError::Corrupt(format!(
-                        "the change log's head is {head} but it holds {reached}"
-                    )));
-                }
-            }
+            // Another write may have moved both on meanwhile: read the head again (not
+            // locked: the log may grow past it while we read, which is fine).
+            self.catch_up_to(store, store.head().await?).await?;
         }
         self.mark_synced(asked);
         Ok(head)

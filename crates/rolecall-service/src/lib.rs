@@ -3,9 +3,10 @@
 //! transaction, and only then applies the changes to the engine. Questions are answered by
 //! the engine alone.
 //!
-//! In this process commands run one at a time (a write lock), and each batch is committed
-//! only if the store's change log is still at the engine's revision, so the engine always
-//! equals the log replayed.
+//! Commands run one at a time in a process (a write lock) and, across processes, one at a
+//! time on the store's log head (`Store::lock_head`): the engine catches up to the locked
+//! head, the actor's rights and the changes are checked on that state, and the batch is
+//! committed in the same transaction, so the engine always equals the log replayed.
 
 mod actor;
 mod allowed;

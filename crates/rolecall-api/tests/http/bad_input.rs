@@ -96,6 +96,9 @@ async fn malformed_bodies_and_requests() {
             "invalid_json",
         ),
         ("PUT", format!("{W}/schema"), json_ct, br#"{"workspace_roles":[]}"#.to_vec(), 400, "invalid_schema"),
+        // Endpoints whose body may be left out still refuse a bad one, or one too large.
+        ("POST", format!("{W}/users/x/activity"), json_ct, br#"{"at":"yesterday"}"#.to_vec(), 400, "invalid_json"),
+        ("PUT", format!("{W}/groups/everyone/members/users/x"), json_ct, vec![b' '; 2 * 1024 * 1024], 413, "too_large"),
         (
             "POST",
             "/v1/workspaces".into(),
