@@ -2,7 +2,13 @@
 //! the same users, groups, resources and grants, so every benchmark and every peer runs on
 //! the same data.
 
-use rolecall_model::{Change, MemberRole, Notify, Op, ResourceRef, SchemaDoc, Subject, UserKind, Visibility};
+pub mod dataset;
+pub mod peers;
+pub mod queries;
+pub mod stats;
+
+use rolecall_engine::Engine;
+use rolecall_model::{Change, Limits, MemberRole, Notify, Op, ResourceRef, SchemaDoc, Subject, UserKind, Visibility};
 
 /// The size of a generated workspace.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +34,26 @@ impl Scale {
         grants: 500_000,
         restricted_percent: 5,
     };
+
+    /// The large workspace a hundred times smaller: what the slowest peers are run on.
+    pub const SMALL: Scale = Scale {
+        users: 1_000,
+        groups: 10,
+        groups_per_user: 3,
+        apps: 100,
+        workflows_per_app: 10,
+        grants: 5_000,
+        restricted_percent: 5,
+    };
+}
+
+/// An engine holding the changes (all of them must apply).
+pub fn engine(changes: &[Change]) -> Result<Engine, rolecall_engine::EngineError> {
+    let mut engine = Engine::new(Limits::default());
+    for c in changes {
+        engine.apply(c)?;
+    }
+    Ok(engine)
 }
 
 /// 1,000,000 users and one group holding all of them, which has grants on a thousand apps.

@@ -1,0 +1,3 @@
+//! The systems Rolecall is measured against, each loaded from the same [`crate::dataset`].
+
+pub mod cedar;
