@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rolecall_engine::EVERYONE;
 use rolecall_model::{Change, Op, ResourceRef, Subject};
 
 /// A role a grant gives, in the Actioner-like schema of [`crate::schema`].
@@ -58,6 +59,9 @@ impl Dataset {
             match &change.op {
                 Op::PutUser { user, workspace_role, .. } => {
                     d.users.insert(user.clone(), matches!(workspace_role.as_str(), "admin" | "owner"));
+                    // Every regular user is in the built-in group `everyone`.
+                    d.memberships.entry(user.clone()).or_default().insert(EVERYONE.into());
+                    d.groups.entry(EVERYONE.into()).or_default();
                 }
                 Op::PutGroup { group, .. } => {
                     d.groups.entry(group.clone()).or_default();

@@ -5,9 +5,10 @@
 pub mod dataset;
 pub mod peers;
 pub mod queries;
+pub mod report;
 pub mod stats;
 
-use rolecall_engine::Engine;
+use rolecall_engine::{EVERYONE, Engine};
 use rolecall_model::{Change, Limits, MemberRole, Notify, Op, ResourceRef, SchemaDoc, Subject, UserKind, Visibility};
 
 /// The size of a generated workspace.
@@ -78,13 +79,21 @@ pub fn huge_changes(users: u32) -> Vec<Change> {
     out
 }
 
-/// The Actioner-like schema of `examples/000-actioner-groups`, with app admins implied for
-/// workspace admins so that the workspace-admin check has something to find.
+/// The Actioner-like default schema (apps, workflows with a deny role, app admin implied
+/// by the workspace admin roles, and the `sales` dataset scoped by `country`).
 pub fn schema() -> SchemaDoc {
-    let mut doc = SchemaDoc::default_schema();
-    doc.datasets.clear();
-    doc
+    SchemaDoc::default_schema()
 }
+
+/// Apps every user may run, through a grant to the built-in `everyone` group: what a
+/// lookup of subjects reaching all 100,000 users is asked about.
+pub const APPS_FOR_EVERYONE: u32 = 10;
+
+/// The countries data scopes are drawn from.
+pub const COUNTRIES: [&str; 20] = [
+    "AR", "AU", "BR", "CA", "CH", "DE", "ES", "FR", "GB", "IE", "IN", "IT", "JP", "KR", "MX", "NL", "PL", "SE", "SG",
+    "US",
+];
 
 pub const WORKSPACE: &str = "bench";
 
@@ -134,6 +143,12 @@ pub fn changes(scale: Scale, seed: u64) -> Vec<Change> {
         if let Some(p) = parent {
             push(Op::PutChildGroup { group: group_id(p), child: group_id(g) });
         }
+        // A fifth of the groups see part of the sales data.
+        if g % 5 == 0 {
+            let countries = (0..2).map(|_| COUNTRIES[rng.usize(0..COUNTRIES.len())].to_string()).collect();
+            let scope = [("country".to_string(), countries)].into_iter().collect();
+            push(Op::PutDataScope { group: group_id(g), dataset: "sales".into(), scope });
+        }
     }
     for u in 0..scale.users {
         for _ in 0..scale.groups_per_user {
@@ -147,8 +162,11 @@ pub fn changes(scale: Scale, seed: u64) -> Vec<Change> {
             push(Op::PutResource { resource: workflow(a * scale.workflows_per_app + w), parent: Some(app(a)) });
         }
     }
+    for a in 0..APPS_FOR_EVERYONE.min(scale.apps) {
+        push(Op::PutGrant { resource: app(a), subject: Subject::Group(EVERYONE.into()), role: "runner".into() });
+    }
     let workflows = scale.apps * scale.workflows_per_app;
-    for _ in 0..scale.grants {
+    for _ in 0..scale.grants.saturating_sub(APPS_FOR_EVERYONE) {
         let on_app = rng.u32(0..11) == 0;
         let resource = if on_app { app(rng.u32(0..scale.apps)) } else { workflow(rng.u32(0..workflows)) };
         let subject = if rng.u32(0..10) < 3 {

@@ -108,9 +108,10 @@ pub fn check_sets<'a>(d: &'a Dataset, n: usize, seed: u64) -> Vec<CheckSet> {
         let user = candidates.into_iter().find(|u| {
             let subjects = subjects_of(u);
             let app_admin = d.grants_on(&app).any(|(s, role)| role == Role::Admin && subjects.contains(s));
-            let other_way = d.grants_on(r).chain(d.grants_on(&app)).any(|(s, role)| {
-                role != Role::Restricted && subjects.contains(s)
-            });
+            let other_way = d
+                .grants_on(r)
+                .chain(d.grants_on(&app))
+                .any(|(s, role)| role != Role::Restricted && subjects.contains(s));
             other_way && !app_admin && !d.users[*u]
         })?;
         Some(check(user, "run", r))

@@ -2,6 +2,8 @@
 //! check of every kind, on a small generated workspace, gets the same answer from Rolecall
 //! and from each peer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use rolecall_bench::dataset::Dataset;
 use rolecall_bench::peers::cedar::CedarPeer;
 use rolecall_bench::queries::{Check, check_sets};
@@ -24,7 +26,11 @@ fn every_kind(d: &Dataset) -> Vec<Check> {
             checks.push(Check { user: user.clone(), action, resource: ResourceRef::new("app", app.as_str()) });
         }
         for action in ["view", "run", "update", "view_history"] {
-            checks.push(Check { user: user.clone(), action, resource: ResourceRef::new("workflow", workflow.as_str()) });
+            checks.push(Check {
+                user: user.clone(),
+                action,
+                resource: ResourceRef::new("workflow", workflow.as_str()),
+            });
         }
     }
     checks

@@ -12,7 +12,7 @@ use rolecall_model::{ResourceRef, RoleLevel, Subject, TypeIx, WsRoleIx};
 
 use crate::EngineError;
 use crate::explain::{Explanation, Path, Step};
-use crate::index::{Grant, GroupIx, ResIx, UserIx, WorkspaceIndex};
+use crate::index::{Grant, GroupIx, ResIx, UserIx, UserRec, WorkspaceIndex};
 
 /// What the sources of access on one resource add up to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -171,7 +171,8 @@ pub struct Decision<'a> {
 
 impl WorkspaceIndex {
     /// Resolves every source of access for `u` on `r`.
-    pub(crate) fn resolve<T: Trace>(&self, u: UserIx, ws_role: WsRoleIx, r: ResIx, trace: &mut T) -> Resolved {
+    pub(crate) fn resolve<T: Trace>(&self, u: UserIx, user: &UserRec, r: ResIx, trace: &mut T) -> Resolved {
+        let ws_role = user.ws_role;
         let mut out = Resolved::default();
         let Some(res) = self.resource(r) else { return out };
         let ty = self.schema.ty(res.ty);
@@ -193,7 +194,7 @@ impl WorkspaceIndex {
         }
         for &(g, grant) in &res.group_grants {
             // A group with privileges switched off contributes nothing, deny included (seed 001).
-            let applies = self.group(g).is_some_and(|x| x.apply_privileges && x.members.contains(u));
+            let applies = self.group_applies(g) && user.reaches(g);
             if !applies {
                 continue;
             }
@@ -205,7 +206,7 @@ impl WorkspaceIndex {
         }
         if let Some(p) = res.parent {
             let mut parent_trace = trace.fork();
-            let at_parent = self.resolve(u, ws_role, p, &mut parent_trace);
+            let at_parent = self.resolve(u, user, p, &mut parent_trace);
             if let Some(pl) = at_parent.effective() {
                 let at = usize::from(pl);
                 if let Some(level) = ty.inherited.get(at).copied().flatten() {
@@ -235,50 +236,53 @@ impl WorkspaceIndex {
 
     /// The effective role of `user` on `resource`, by name.
     pub fn effective_role(&self, user: &str, resource: &ResourceRef) -> Result<Option<&str>, EngineError> {
-        let u = self.user_by_id(user)?;
+        let (u, rec) = self.user_rec(user)?;
         let r = self.resource_by_ref(resource)?;
-        let ws_role = self.user(u).map_or(0, |x| x.ws_role);
         let ty = self.schema.ty(self.resource(r).map_or(0, |x| x.ty));
-        Ok(self.resolve(u, ws_role, r, &mut NoTrace).effective().map(|l| ty.role_name(l)))
+        Ok(self.resolve(u, rec, r, &mut NoTrace).effective().map(|l| ty.role_name(l)))
     }
 
-    /// Resolves a question about a schema resource into indexes: the type, the level the
-    /// action needs, the user, their workspace role and the resource.
+    /// Resolves a question about a schema resource of type `t` into indexes: the type, the
+    /// level the action needs, the user and the resource.
     fn resource_question(
         &self,
+        t: TypeIx,
         user: &str,
         action: &str,
         resource: &ResourceRef,
-    ) -> Result<(&rolecall_model::ResourceType, RoleLevel, UserIx, WsRoleIx, ResIx), EngineError> {
-        let ty = self.schema.ty(self.type_by_name(&resource.kind)?);
+    ) -> Result<(&rolecall_model::ResourceType, RoleLevel, UserIx, &UserRec, ResIx), EngineError> {
+        let ty = self.schema.ty(t);
         let needed = ty
             .action_level(action)
             .ok_or_else(|| EngineError::UnknownAction { kind: resource.kind.clone(), action: action.to_string() })?;
         let (u, rec) = self.user_rec(user)?;
-        let r = self.resource_by_ref(resource)?;
-        Ok((ty, needed, u, rec.ws_role, r))
+        let r =
+            self.resource_ix_of(t, &resource.id).ok_or_else(|| EngineError::ResourceNotFound(resource.to_string()))?;
+        Ok((ty, needed, u, rec, r))
     }
 
     pub(crate) fn check_resource(
         &self,
+        t: TypeIx,
         user: &str,
         action: &str,
         resource: &ResourceRef,
     ) -> Result<Decision<'_>, EngineError> {
-        let (ty, needed, u, ws_role, r) = self.resource_question(user, action, resource)?;
-        let role = self.resolve(u, ws_role, r, &mut NoTrace).effective();
+        let (ty, needed, u, rec, r) = self.resource_question(t, user, action, resource)?;
+        let role = self.resolve(u, rec, r, &mut NoTrace).effective();
         Ok(Decision { allowed: role.is_some_and(|l| l >= needed), role: role.map(|l| ty.role_name(l)) })
     }
 
     pub(crate) fn explain_resource(
         &self,
+        t: TypeIx,
         user: &str,
         action: &str,
         resource: &ResourceRef,
     ) -> Result<Explanation, EngineError> {
-        let (ty, needed, u, ws_role, r) = self.resource_question(user, action, resource)?;
+        let (ty, needed, u, rec, r) = self.resource_question(t, user, action, resource)?;
         let mut trace = PathTrace::default();
-        let resolved = self.resolve(u, ws_role, r, &mut trace);
+        let resolved = self.resolve(u, rec, r, &mut trace);
         let role = resolved.effective();
         let mut chains = trace.chains;
         chains.sort_by(|a, b| b.level.cmp(&a.level).then(b.kept.cmp(&a.kept)));

@@ -115,7 +115,7 @@ impl WorkspaceIndex {
                     .schema
                     .ws_role(workspace_role)
                     .ok_or_else(|| EngineError::UnknownWorkspaceRole(workspace_role.clone()))?;
-                let existing = self.user_ix.get(user.as_str()).copied();
+                let existing = self.user_ix_of(user);
                 let u = existing.unwrap_or(self.users.len() as UserIx);
                 let mut just_u = RoaringBitmap::new();
                 just_u.insert(u);
@@ -328,7 +328,7 @@ impl WorkspaceIndex {
                         Some(self.resource_by_ref(p)?)
                     }
                 };
-                let existing = self.resource_ix[usize::from(ty)].get(resource.id.as_str()).copied();
+                let existing = self.resource_ix_of(ty, &resource.id);
                 if let Some(r) = existing
                     && self.resource(r).is_some_and(|x| x.parent == parent_ix)
                 {
@@ -385,6 +385,9 @@ impl WorkspaceIndex {
                     group.visibility = visibility;
                     group.apply_privileges = apply_privileges;
                     group.notify = notify;
+                }
+                if let Some(applies) = self.applies.get_mut(g as usize) {
+                    *applies = apply_privileges;
                 }
             }
             Plan::PutGroup { existing: None, id, visibility, apply_privileges, notify } => {
@@ -496,9 +499,11 @@ impl WorkspaceIndex {
                     ws_role,
                     kind,
                     groups: Vec::new(),
+                    reach: Default::default(),
                     grants: Default::default(),
                 }));
-                self.user_ix.insert(id.into(), u);
+                let users = &self.users;
+                self.user_ix.insert(&id, u, |x| users.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str()));
                 self.all_users.insert(u);
                 u
             }
@@ -544,7 +549,8 @@ impl WorkspaceIndex {
             set.remove(u);
         }
         self.all_users.remove(u);
-        self.user_ix.remove(&*user.id);
+        let users = &self.users;
+        self.user_ix.remove(&user.id, |x| users.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str()));
         self.users[u as usize] = None;
     }
 
@@ -563,6 +569,7 @@ impl WorkspaceIndex {
                 user.groups.retain(|x| *x != g);
             }
         }
+        self.refresh_reach(&group.direct);
         for (r, grant) in group.grants.all() {
             self.unset_grant(r, Sub::Group(g), grant);
         }
@@ -578,6 +585,9 @@ impl WorkspaceIndex {
         }
         self.group_ix.remove(&*group.id);
         self.all_groups.remove(g);
+        if let Some(applies) = self.applies.get_mut(g as usize) {
+            *applies = false;
+        }
         self.custom_groups -= 1;
         self.groups[g as usize] = None;
     }
@@ -602,10 +612,12 @@ impl WorkspaceIndex {
                     children: RoaringBitmap::new(),
                     user_roles: vec![RoaringBitmap::new(); roles],
                     user_deny: RoaringBitmap::new(),
-                    user_grants: Vec::new(),
-                    group_grants: Vec::new(),
+                    user_grants: Default::default(),
+                    group_grants: Default::default(),
                 }));
-                self.resource_ix[t].insert(id.into(), r);
+                let resources = &self.resources;
+                let id_of = |x: u32| resources.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str());
+                self.resource_ix[t].insert(&id, r, id_of);
                 self.of_type[t].insert(r);
                 r
             }
@@ -643,7 +655,9 @@ impl WorkspaceIndex {
             p.children.remove(r);
         }
         let t = usize::from(res.ty);
-        self.resource_ix[t].remove(&*res.id);
+        let resources = &self.resources;
+        let id_of = |x: u32| resources.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str());
+        self.resource_ix[t].remove(&res.id, id_of);
         self.of_type[t].remove(r);
         self.with_parent[t].remove(r);
         self.resources[r as usize] = None;

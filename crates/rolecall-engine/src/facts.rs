@@ -118,7 +118,7 @@ impl WorkspaceIndex {
 
     /// A user's workspace role and kind.
     pub fn user_info(&self, user: &str) -> Option<(&str, UserKind)> {
-        let u = self.user(*self.user_ix.get(user)?)?;
+        let u = self.user(self.user_ix_of(user)?)?;
         Some((self.schema.workspace_roles[usize::from(u.ws_role)].as_str(), u.kind))
     }
 

@@ -13,6 +13,9 @@ use rolecall_model::{
     WsRoleIx,
 };
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::ids::IdTable;
 
 /// An interned id. Ids up to 24 bytes live inline in the hash table's own memory.
 pub(crate) type Key = compact_str::CompactString;
@@ -69,14 +72,29 @@ pub(crate) enum Grant {
 /// A data scope: attribute -> allowed values.
 pub type Scope = BTreeMap<String, BTreeSet<String>>;
 
+/// A user. What a check reads comes first (`repr(C)` keeps the order), in the record's
+/// first two cache lines, which are fetched together: the id, which the id lookup compares,
+/// the workspace role and the groups.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub(crate) struct UserRec {
-    pub id: Box<str>,
+    pub id: Key,
     pub ws_role: WsRoleIx,
+    /// INVARIANT: every group the user is in at any depth (the ancestors of `groups`),
+    /// sorted. A check reads this one small array instead of each group's member bitmap;
+    /// up to ten groups are stored in the record itself.
+    pub reach: SmallVec<[GroupIx; 10]>,
     pub kind: UserKind,
     /// Groups the user is a direct member of (built-in ones included), sorted.
     pub groups: Vec<GroupIx>,
     pub grants: SubjectGrants,
+}
+
+impl UserRec {
+    /// Whether the user is in group `g`, directly or through nesting.
+    pub fn reaches(&self, g: GroupIx) -> bool {
+        self.reach.binary_search(&g).is_ok()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -143,20 +161,23 @@ pub(crate) struct PolicyRec {
     pub groups: BTreeSet<GroupIx>,
 }
 
+/// A resource. What a check reads comes first, in the record's first two cache lines
+/// (`repr(C)` keeps the order; the few grants most resources have are stored inline).
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub(crate) struct ResourceRec {
+    pub id: Key,
     pub ty: TypeIx,
-    pub id: Box<str>,
     pub parent: Option<ResIx>,
+    /// INVARIANT: the same user grants as `user_roles` and `user_deny`, sorted by user. A
+    /// check reads this (one binary search); lookups read the bitmaps.
+    pub user_grants: SmallVec<[(UserIx, Grant); 6]>,
+    /// Groups granted a role (or the deny role) here.
+    pub group_grants: SmallVec<[(GroupIx, Grant); 3]>,
     pub children: RoaringBitmap,
     /// Indexed by role level: users granted exactly that role here.
     pub user_roles: Vec<RoaringBitmap>,
     pub user_deny: RoaringBitmap,
-    /// INVARIANT: the same user grants as `user_roles` and `user_deny`, sorted by user. A
-    /// check reads this (one binary search in one allocation); lookups read the bitmaps.
-    pub user_grants: Vec<(UserIx, Grant)>,
-    /// Groups granted a role (or the deny role) here.
-    pub group_grants: Vec<(GroupIx, Grant)>,
 }
 
 impl ResourceRec {
@@ -235,19 +256,22 @@ pub struct WorkspaceIndex {
     pub(crate) limits: Limits,
     pub(crate) applied: rolecall_model::Revision,
     pub(crate) users: Vec<Option<UserRec>>,
-    pub(crate) user_ix: FxHashMap<Key, UserIx>,
+    pub(crate) user_ix: IdTable,
     pub(crate) all_users: RoaringBitmap,
     /// Indexed by workspace role: the users who have it.
     pub(crate) ws_role_users: Vec<RoaringBitmap>,
     pub(crate) groups: Vec<Option<GroupRec>>,
     pub(crate) group_ix: FxHashMap<Key, GroupIx>,
     pub(crate) all_groups: RoaringBitmap,
+    /// INVARIANT: indexed by group, whether it exists and its privileges apply (the
+    /// group's `apply_privileges`): a check reads this instead of the group's record.
+    pub(crate) applies: Vec<bool>,
     pub(crate) custom_groups: u32,
     pub(crate) everyone: GroupIx,
     pub(crate) admins: GroupIx,
     pub(crate) resources: Vec<Option<ResourceRec>>,
     /// Indexed by type: resource id -> index.
-    pub(crate) resource_ix: Vec<FxHashMap<Key, ResIx>>,
+    pub(crate) resource_ix: Vec<IdTable>,
     /// Indexed by type: every resource of the type.
     pub(crate) of_type: Vec<RoaringBitmap>,
     /// Indexed by type: every resource of the type that has a parent.
@@ -267,17 +291,18 @@ impl WorkspaceIndex {
             limits,
             applied: rolecall_model::Revision(0),
             users: Vec::new(),
-            user_ix: FxHashMap::default(),
+            user_ix: IdTable::default(),
             all_users: RoaringBitmap::new(),
             ws_role_users: vec![RoaringBitmap::new(); ws_roles],
             groups: Vec::new(),
             group_ix: FxHashMap::default(),
             all_groups: RoaringBitmap::new(),
+            applies: Vec::new(),
             custom_groups: 0,
             everyone: 0,
             admins: 0,
             resources: Vec::new(),
-            resource_ix: vec![FxHashMap::default(); types],
+            resource_ix: vec![IdTable::default(); types],
             of_type: vec![RoaringBitmap::new(); types],
             with_parent: vec![RoaringBitmap::new(); types],
             policies: Vec::new(),
@@ -339,6 +364,7 @@ impl WorkspaceIndex {
         }));
         self.group_ix.insert(id.into(), g);
         self.all_groups.insert(g);
+        self.applies.push(apply_privileges);
         if builtin.is_none() {
             self.custom_groups += 1;
         }
@@ -390,8 +416,22 @@ impl WorkspaceIndex {
         self.resources.get_mut(r as usize).and_then(Option::as_mut)
     }
 
+    /// The index of the user with this id.
+    pub(crate) fn user_ix_of(&self, id: &str) -> Option<UserIx> {
+        let users = &self.users;
+        self.user_ix.get(id, |u| users.get(u as usize).and_then(Option::as_ref).map(|x| x.id.as_str()))
+    }
+
+    /// The index of the resource of type `ty` with this id.
+    pub(crate) fn resource_ix_of(&self, ty: TypeIx, id: &str) -> Option<ResIx> {
+        let resources = &self.resources;
+        self.resource_ix
+            .get(usize::from(ty))?
+            .get(id, |r| resources.get(r as usize).and_then(Option::as_ref).map(|x| x.id.as_str()))
+    }
+
     pub(crate) fn user_by_id(&self, id: &str) -> Result<UserIx, crate::EngineError> {
-        self.user_ix.get(id).copied().ok_or_else(|| crate::EngineError::UserNotFound(id.to_string()))
+        self.user_ix_of(id).ok_or_else(|| crate::EngineError::UserNotFound(id.to_string()))
     }
 
     pub(crate) fn user_rec(&self, id: &str) -> Result<(UserIx, &UserRec), crate::EngineError> {
@@ -414,10 +454,7 @@ impl WorkspaceIndex {
 
     pub(crate) fn resource_by_ref(&self, r: &ResourceRef) -> Result<ResIx, crate::EngineError> {
         let ty = self.type_by_name(&r.kind)?;
-        self.resource_ix[usize::from(ty)]
-            .get(r.id.as_str())
-            .copied()
-            .ok_or_else(|| crate::EngineError::ResourceNotFound(r.to_string()))
+        self.resource_ix_of(ty, &r.id).ok_or_else(|| crate::EngineError::ResourceNotFound(r.to_string()))
     }
 
     pub(crate) fn resource_ref(&self, r: ResIx) -> ResourceRef {
@@ -441,13 +478,30 @@ impl WorkspaceIndex {
 
     /// Every group `user` belongs to, directly or through nesting.
     pub(crate) fn groups_of(&self, user: &UserRec) -> RoaringBitmap {
-        let mut out = RoaringBitmap::new();
-        for &g in &user.groups {
-            if let Some(group) = self.group(g) {
-                out |= &group.ancestors;
+        user.reach.iter().copied().collect()
+    }
+
+    /// Whether group `g`'s grants count (it exists and applies privileges).
+    pub(crate) fn group_applies(&self, g: GroupIx) -> bool {
+        self.applies.get(g as usize).copied().unwrap_or(false)
+    }
+
+    /// Recomputes [`UserRec::reach`] of each user from their direct groups' ancestors.
+    pub(crate) fn refresh_reach(&mut self, users: impl IntoIterator<Item = UserIx>) {
+        let mut reach = RoaringBitmap::new();
+        for u in users {
+            let Some(user) = self.user(u) else { continue };
+            reach.clear();
+            for &g in &user.groups {
+                if let Some(group) = self.group(g) {
+                    reach |= &group.ancestors;
+                }
+            }
+            let fresh: SmallVec<[GroupIx; 10]> = reach.iter().collect();
+            if let Some(user) = self.user_mut(u) {
+                user.reach = fresh;
             }
         }
-        out
     }
 
     /// Users whose workspace role is one of `roles`.
@@ -466,5 +520,18 @@ impl WorkspaceIndex {
         let admin_roles =
             (0..self.schema.workspace_roles.len() as WsRoleIx).filter(|w| self.schema.ws_role_is_admin(*w));
         self.users_with_ws_roles(admin_roles)
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    /// What a check reads of a resource, and of a user, fits in the record's first two
+    /// cache lines.
+    #[test]
+    fn a_check_reads_two_cache_lines_of_each_record() {
+        let resource = std::mem::offset_of!(super::ResourceRec, children);
+        assert!(resource <= 128, "the resource's check fields end at byte {resource}");
+        let user = std::mem::offset_of!(super::UserRec, kind);
+        assert!(user <= 128, "the user's check fields end at byte {user}");
     }
 }

@@ -11,6 +11,7 @@ mod data_filter;
 mod error;
 mod explain;
 mod facts;
+mod ids;
 mod index;
 mod manage;
 mod membership;

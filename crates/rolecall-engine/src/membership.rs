@@ -62,6 +62,7 @@ impl WorkspaceIndex {
                 above.members.insert(u);
             }
         }
+        self.refresh_reach([u]);
     }
 
     /// Removes `u` as a direct member of `g`; they stay in the groups above `g` that they
@@ -87,6 +88,7 @@ impl WorkspaceIndex {
                 above.members.remove(u);
             }
         }
+        self.refresh_reach([u]);
     }
 
     /// Groups nested in `g` at any depth, `g` included.
@@ -115,6 +117,7 @@ impl WorkspaceIndex {
         if let Some(c) = self.group_mut(child) {
             c.parents.insert(g);
         }
+        self.refresh_reach(&members);
     }
 
     /// Un-nests `child` from `g` and recomputes what that edge contributed.
@@ -129,6 +132,8 @@ impl WorkspaceIndex {
         self.recompute_ancestors(&below);
         let above = self.group(g).map(|x| x.ancestors.clone()).unwrap_or_default();
         self.recompute_members(&above);
+        let members = self.group(child).map(|x| x.members.clone()).unwrap_or_default();
+        self.refresh_reach(&members);
     }
 
     /// Recomputes `ancestors` for every group in `set`, parents before children.

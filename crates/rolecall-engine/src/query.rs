@@ -48,7 +48,7 @@ impl<'a> ResourceSet<'a> {
     /// Whether a resource of the looked-up type with this id was found.
     pub fn contains(&self, id: &str) -> bool {
         let ix = match self.kind {
-            Kind::Typed(t) => self.index.resource_ix[usize::from(t)].get(id).copied(),
+            Kind::Typed(t) => self.index.resource_ix_of(t, id),
             Kind::Group => self.index.group_ix.get(id).copied(),
             Kind::Workspace => (id == self.index.id()).then_some(0),
         };
@@ -103,7 +103,7 @@ impl<'a> SubjectSet<'a> {
 
     /// Whether the user with this id was found, and their role.
     pub fn get(&self, user: &str) -> Option<Option<&'a str>> {
-        let u = *self.index.user_ix.get(user)?;
+        let u = self.index.user_ix_of(user)?;
         self.users.contains(u).then(|| self.role_of(u))
     }
 }
@@ -130,7 +130,7 @@ impl WorkspaceIndex {
     /// May `user` do `action` on `resource`, and with which effective role?
     pub fn check(&self, user: &str, action: &str, resource: &ResourceRef) -> Result<Decision<'_>, EngineError> {
         match self.kind(&resource.kind)? {
-            Kind::Typed(_) => self.check_resource(user, action, resource),
+            Kind::Typed(t) => self.check_resource(t, user, action, resource),
             Kind::Group => {
                 let a = Self::parse_group_action(action)?;
                 let (u, rec) = self.user_rec(user)?;
@@ -153,7 +153,7 @@ impl WorkspaceIndex {
     /// Every chain that gives `user` access to `resource`, and every deny that blocks it.
     pub fn explain(&self, user: &str, action: &str, resource: &ResourceRef) -> Result<Explanation, EngineError> {
         match self.kind(&resource.kind)? {
-            Kind::Typed(_) => self.explain_resource(user, action, resource),
+            Kind::Typed(t) => self.explain_resource(t, user, action, resource),
             Kind::Group => {
                 let a = Self::parse_group_action(action)?;
                 let (u, rec) = self.user_rec(user)?;

@@ -84,13 +84,8 @@ impl CedarPeer {
         let policies = PolicySet::from_str(POLICIES)?;
         let mut users = HashMap::new();
         for (user, admin) in &d.users {
-            let parents: HashSet<EntityUid> = d
-                .memberships
-                .get(user)
-                .into_iter()
-                .flatten()
-                .map(|g| uid("Group", g))
-                .collect::<Result<_, _>>()?;
+            let parents: HashSet<EntityUid> =
+                d.memberships.get(user).into_iter().flatten().map(|g| uid("Group", g)).collect::<Result<_, _>>()?;
             let attrs = HashMap::from([("ws_admin".to_string(), RestrictedExpression::new_bool(*admin))]);
             users.insert(user.clone(), Entity::new(uid("User", user)?, attrs, parents)?);
         }
@@ -132,8 +127,7 @@ impl CedarPeer {
             let entity = Entity::new(uid("Workflow", workflow)?, attrs, HashSet::new())?;
             resources.insert(("workflow".to_string(), workflow.clone()), entity);
         }
-        let memberships =
-            d.memberships.iter().map(|(u, gs)| (u.clone(), gs.iter().cloned().collect())).collect();
+        let memberships = d.memberships.iter().map(|(u, gs)| (u.clone(), gs.iter().cloned().collect())).collect();
         Ok(CedarPeer {
             policies,
             authorizer: Authorizer::new(),
