@@ -3,10 +3,12 @@
 //! the same data.
 
 pub mod dataset;
+pub mod load;
 pub mod peers;
 pub mod queries;
 pub mod report;
 pub mod stats;
+pub mod store;
 
 use rolecall_engine::{EVERYONE, Engine};
 use rolecall_model::{Change, Limits, MemberRole, Notify, Op, ResourceRef, SchemaDoc, Subject, UserKind, Visibility};

@@ -42,6 +42,8 @@ struct Counts {
     checks_per_kind: usize,
     random_checks: usize,
     lookups: usize,
+    /// How long each HTTP load runs.
+    http: Duration,
     writes: usize,
     cedar_per_kind: usize,
     cedar_lookups: usize,
@@ -51,6 +53,7 @@ const FULL: Counts = Counts {
     checks_per_kind: 20_000,
     random_checks: 200_000,
     lookups: 2_000,
+    http: Duration::from_secs(10),
     writes: 20_000,
     cedar_per_kind: 2_000,
     cedar_lookups: 3,
@@ -60,6 +63,7 @@ const QUICK: Counts = Counts {
     checks_per_kind: 2_000,
     random_checks: 20_000,
     lookups: 200,
+    http: Duration::from_secs(2),
     writes: 2_000,
     cedar_per_kind: 200,
     cedar_lookups: 1,
@@ -76,7 +80,11 @@ fn main() {
     engine_lookups(&mut report, &large, counts);
     engine_writes(&mut report, large.changes.clone(), counts);
     cedar(&mut report, &large, &rolecall_checks, counts);
+    let served = Served::new();
+    served.large(&mut report, &large, &rolecall_checks, counts);
+    drop(large);
     huge(&mut report, counts);
+    served.huge(&mut report);
 
     let preface = "# Benchmarks\n\nWritten by `cargo run --release -p rolecall-bench --bin report` (the numbers \
                    below are from one run of it; see docs/benchmarks.md for what each measures and how).\n";
@@ -485,4 +493,294 @@ fn huge(report: &mut Report, counts: Counts) {
         ("remove a member of the big group".into(), &removals, String::new()),
     ]);
     report.at_most("engine check p99, huge workspace", checks.p99(), Duration::from_micros(1));
+}
+
+/// The real server (`rolecall serve`, release build) on the embedded store.
+struct Served {
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+const KEY: &str = "bench-root-key-0123456789abcdef";
+
+/// A running server, stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    ready_after: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(binary: &std::path::Path, db: &std::path::Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let started = Instant::now();
+        let child = std::process::Command::new(binary)
+            .arg("serve")
+            .env("ROLECALL_LISTEN", addr.to_string())
+            .env("ROLECALL_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("ROLECALL_ROOT_KEY", KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting rolecall serve");
+        let mut server = Server { child, addr, ready_after: Duration::ZERO };
+        let deadline = started + Duration::from_secs(300);
+        loop {
+            if http_get(addr, "/healthz").is_some_and(|(status, _)| status == 200) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server did not come up in 5 minutes");
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the server exited: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server.ready_after = started.elapsed();
+        server
+    }
+
+    /// The server's resident memory now and at its peak, in bytes.
+    fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+/// One plain HTTP/1.1 request without a body: (status, body).
+fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
+    http(addr, "GET", path, "")
+}
+
+fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+fn check_json(c: &Check) -> serde_json::Value {
+    serde_json::json!({
+        "subject": {"user": c.user},
+        "action": c.action,
+        "resource": {"type": c.resource.kind, "id": c.resource.id},
+    })
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1 << 20))
+}
+
+impl Served {
+    fn new() -> Served {
+        // The server binary, built in release mode beside this one.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--release", "--locked", "-p", "rolecall", "--bin", "rolecall"])
+            .status()
+            .expect("running cargo build for the server");
+        assert!(status.success(), "building the server failed");
+        let binary = std::env::current_exe().expect("this binary's path").with_file_name("rolecall");
+        assert!(binary.exists(), "no server binary at {}", binary.display());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+        Served { binary, dir: tempfile::tempdir().expect("a temporary directory"), runtime }
+    }
+
+    fn fill(&self, name: &str, changes: &[Change]) -> (PathBuf, rolecall_bench::store::Filled) {
+        let path = self.dir.path().join(name);
+        let filled =
+            self.runtime.block_on(rolecall_bench::store::fill_sqlite(&path, changes)).expect("filling the store");
+        (path, filled)
+    }
+
+    fn large(&self, report: &mut Report, large: &Large, kinds: &[KindResult], counts: Counts) {
+        let (db, filled) = self.fill("large.db", &large.changes);
+        let size = std::fs::metadata(&db).map_or(0, |m| m.len());
+        let server = Server::start(&self.binary, &db);
+        let (rss, _) = server.memory();
+        report.heading("The server on the embedded store (large workspace)");
+        report.paragraph(&format!(
+            "The workspace was written through the service's import ({} items in {} transactions) in {}; \
+             the SQLite file is {}. `rolecall serve` then started on it and answered /healthz after {} \
+             (reading the change log and building the index), holding {} resident.",
+            filled.items,
+            filled.chunks,
+            human(filled.took),
+            mib(size),
+            human(server.ready_after),
+            mib(rss),
+        ));
+        report.at_most(
+            "the large workspace loads from the embedded store",
+            server.ready_after,
+            Duration::from_secs(10),
+        );
+        report.target(
+            "the large workspace lives in <= 512 MiB resident (the server, loaded)",
+            "<= 512 MiB".into(),
+            mib(rss),
+            rss <= 512 << 20,
+        );
+
+        // The same answers over HTTP as from the engine: one batch of every kind.
+        let mut checks = Vec::new();
+        let mut expected = Vec::new();
+        for kind in kinds {
+            for (c, want) in kind.set.checks.iter().zip(&kind.answers).take(150) {
+                checks.push(c.clone());
+                expected.push(*want);
+            }
+        }
+        checks.truncate(1000);
+        expected.truncate(1000);
+        let body = serde_json::json!({"checks": checks.iter().map(check_json).collect::<Vec<_>>()}).to_string();
+        let path = format!("/v1/workspaces/{WORKSPACE}/check/batch");
+        let (status, answer) = http(server.addr, "POST", &path, &body).expect("a batch answer");
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        let got: Vec<bool> = answer["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| r["allowed"].as_bool().unwrap_or(false))
+            .collect();
+        let differ = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
+        assert_eq!(got.len(), expected.len());
+        assert_eq!(differ, 0, "the server and the engine disagree on {differ} checks");
+
+        // Single checks: random users and workflows, and the kinds above, in turn.
+        let singles: Vec<bytes::Bytes> = kinds
+            .iter()
+            .flat_map(|k| k.set.checks.iter().take(2_000))
+            .map(|c| check_json(c).to_string().into())
+            .collect();
+        let batches: Vec<bytes::Bytes> = kinds
+            .iter()
+            .flat_map(|k| k.set.checks.iter())
+            .collect::<Vec<_>>()
+            .chunks(1000)
+            .filter(|c| c.len() == 1000)
+            .take(40)
+            .map(|chunk| {
+                serde_json::json!({"checks": chunk.iter().map(|c| check_json(c)).collect::<Vec<_>>()})
+                    .to_string()
+                    .into()
+            })
+            .collect();
+        let single = rolecall_bench::load::Load {
+            addr: server.addr,
+            path: format!("/v1/workspaces/{WORKSPACE}/check"),
+            key: KEY.into(),
+            bodies: singles,
+            connections: 32,
+            duration: counts.http,
+        };
+        let batch = rolecall_bench::load::Load {
+            path: format!("/v1/workspaces/{WORKSPACE}/check/batch"),
+            bodies: batches,
+            connections: 4,
+            ..single.clone()
+        };
+        // Warm up, then measure.
+        self.runtime.block_on(rolecall_bench::load::run(&rolecall_bench::load::Load {
+            duration: Duration::from_secs(1),
+            ..single.clone()
+        }));
+        let singles = self.runtime.block_on(rolecall_bench::load::run(&single));
+        let batched = self.runtime.block_on(rolecall_bench::load::run(&batch));
+        let (_, peak) = server.memory();
+        report.heading("HTTP API under load (large workspace, loopback, 2 cores shared)");
+        report.paragraph(&format!(
+            "The load generator runs in this process on one thread (tokio, hyper, keep-alive connections: {} \
+             for single checks, {} for batches of 1,000); the server uses its default settings (every request is \
+             logged as a JSON line, to /dev/null here). Both share the machine's {} cores, so the numbers are \
+             for the server and its client together. The server's answers to a batch of 1,000 checks of every \
+             kind were compared with the engine's: all the same. Server peak resident memory: {}.",
+            single.connections,
+            batch.connections,
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            mib(peak),
+        ));
+        let rows = [("single checks", &singles, 1.0), ("batches of 1,000 checks", &batched, 1000.0)];
+        report.table(
+            &["load", "requests", "failed", "requests/s", "checks/s", "p50", "p99", "max"],
+            &rows
+                .iter()
+                .map(|(name, o, per)| {
+                    vec![
+                        name.to_string(),
+                        o.requests.to_string(),
+                        o.failures().to_string(),
+                        format!("{:.0}", o.per_second()),
+                        format!("{:.0}", o.per_second() * per),
+                        human(o.latency.p50()),
+                        human(o.latency.p99()),
+                        human(o.latency.max()),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        report.paragraph(&format!("A single check's answer: `{}`", singles.sample.trim()));
+        let ok = singles.failures() == 0 && batched.failures() == 0;
+        report.target(
+            "HTTP single checks >= 30,000/s at p99 <= 5 ms",
+            ">= 30,000/s, p99 <= 5 ms".into(),
+            format!("{:.0}/s, p99 {}", singles.per_second(), human(singles.latency.p99())),
+            ok && singles.per_second() >= 30_000.0 && singles.latency.p99() <= Duration::from_millis(5),
+        );
+        report.target(
+            "HTTP batch endpoint >= 300,000 checks/s",
+            ">= 300,000/s".into(),
+            format!("{:.0}/s", batched.per_second() * 1000.0),
+            ok && batched.per_second() * 1000.0 >= 300_000.0,
+        );
+    }
+
+    fn huge(&self, report: &mut Report) {
+        let changes = huge_changes(1_000_000);
+        let (db, filled) = self.fill("huge.db", &changes);
+        drop(changes);
+        let server = Server::start(&self.binary, &db);
+        let (rss, _) = server.memory();
+        report.heading("The server on the embedded store (huge workspace)");
+        report.paragraph(&format!(
+            "{} items written through the import in {}; `rolecall serve` answered after {} holding {} resident.",
+            filled.items,
+            human(filled.took),
+            human(server.ready_after),
+            mib(rss)
+        ));
+        report.target(
+            "the huge workspace lives in <= 2 GiB resident (the server, loaded)",
+            "<= 2048 MiB".into(),
+            mib(rss),
+            rss <= 2048 << 20,
+        );
+    }
 }
