@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use rolecall_bench::dataset::Dataset;
+use rolecall_bench::peers::casbin::CasbinPeer;
 use rolecall_bench::peers::cedar::CedarPeer;
 use rolecall_bench::queries::{Check, check_sets};
 use rolecall_bench::{Scale, WORKSPACE, changes, engine};
@@ -70,4 +71,22 @@ fn cedar_gives_rolecall_answers() {
     }
     assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), checks.len(), wrong.join("\n"));
     assert!(expected.iter().filter(|a| **a).count() > 100, "the fixture allows something");
+}
+
+#[test]
+fn casbin_gives_rolecall_answers() {
+    let changes = changes(Scale::SMALL, 42);
+    let d = Dataset::from_changes(&changes);
+    let checks = every_kind(&d);
+    let expected = rolecall_answers(&changes, &checks);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let casbin = runtime.block_on(CasbinPeer::load(&d)).expect("casbin loads");
+    let mut wrong = Vec::new();
+    for (c, want) in checks.iter().zip(&expected) {
+        let got = casbin.check(c).expect("casbin answers");
+        if got != *want {
+            wrong.push(format!("{} {} {}: rolecall {want}, casbin {got}", c.user, c.action, c.resource));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), checks.len(), wrong.join("\n"));
 }

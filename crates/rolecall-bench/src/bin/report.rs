@@ -31,6 +31,9 @@ struct Args {
     /// Fewer samples, and BENCHMARKS.md is left alone: for trying the suite out.
     #[arg(long)]
     quick: bool,
+    /// Leave out the server on the embedded store and the HTTP load (they take minutes).
+    #[arg(long)]
+    no_server: bool,
     /// Where to write the report.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md"))]
     out: PathBuf,
@@ -47,6 +50,7 @@ struct Counts {
     writes: usize,
     cedar_per_kind: usize,
     cedar_lookups: usize,
+    casbin_per_kind: usize,
 }
 
 const FULL: Counts = Counts {
@@ -57,6 +61,7 @@ const FULL: Counts = Counts {
     writes: 20_000,
     cedar_per_kind: 2_000,
     cedar_lookups: 3,
+    casbin_per_kind: 5,
 };
 
 const QUICK: Counts = Counts {
@@ -67,6 +72,7 @@ const QUICK: Counts = Counts {
     writes: 2_000,
     cedar_per_kind: 200,
     cedar_lookups: 1,
+    casbin_per_kind: 2,
 };
 
 fn main() {
@@ -80,19 +86,24 @@ fn main() {
     engine_lookups(&mut report, &large, counts);
     engine_writes(&mut report, large.changes.clone(), counts);
     cedar(&mut report, &large, &rolecall_checks, counts);
-    let served = Served::new();
-    served.large(&mut report, &large, &rolecall_checks, counts);
+    casbin(&mut report, &large, &rolecall_checks, counts);
+    let served = (!args.no_server).then(Served::new);
+    if let Some(served) = &served {
+        served.large(&mut report, &large, &rolecall_checks, counts);
+    }
     drop(large);
     huge(&mut report, counts);
-    served.huge(&mut report);
+    if let Some(served) = &served {
+        served.huge(&mut report);
+    }
 
     let preface = "# Benchmarks\n\nWritten by `cargo run --release -p rolecall-bench --bin report` (the numbers \
                    below are from one run of it; see docs/benchmarks.md for what each measures and how).\n";
     let document = report.document(preface);
     let failed = report.targets.iter().filter(|t| !t.pass).count();
     println!("\n{} targets, {failed} failed", report.targets.len());
-    if args.quick {
-        println!("(--quick: {} left alone)", args.out.display());
+    if args.quick || args.no_server {
+        println!("(a partial run: {} left alone)", args.out.display());
     } else {
         std::fs::write(&args.out, document).unwrap_or_else(|e| panic!("writing {}: {e}", args.out.display()));
         println!("wrote {}", args.out.display());
@@ -442,6 +453,55 @@ fn cedar(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: Co
     );
     report.target(
         "cedar-policy gives the same answers",
+        "0 differences".into(),
+        disagreements.to_string(),
+        disagreements == 0,
+    );
+}
+
+fn casbin(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: Counts) {
+    use rolecall_bench::peers::casbin::CasbinPeer;
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a tokio runtime");
+    let started = Instant::now();
+    let peer = runtime.block_on(CasbinPeer::load(&large.dataset)).expect("casbin loads");
+    let loaded = started.elapsed();
+    let mut rows = Vec::new();
+    let mut all = Samples::default();
+    let mut all_rolecall = Samples::default();
+    let mut disagreements = 0;
+    for kind in rolecall {
+        let mut samples = Samples::default();
+        for (c, want) in kind.set.checks.iter().zip(&kind.answers).take(counts.casbin_per_kind) {
+            if samples.time(|| peer.check(c).expect("casbin answers")) != *want {
+                disagreements += 1;
+            }
+        }
+        all.merge(&samples);
+        all_rolecall.merge(&kind.samples);
+        rows.push(vec![
+            kind.set.name.to_string(),
+            samples.len().to_string(),
+            human(samples.p50()),
+            human(samples.max()),
+            human(kind.samples.p50()),
+            ratio(samples.p50(), kind.samples.p50()),
+        ]);
+    }
+    report.heading("Peer: casbin (casbin-rs 2.20, RBAC with domains, same workspace, same checks)");
+    report.paragraph(&format!(
+        "One policy row per grant ({} rows), users to groups and groups to parents, workflows to apps and \
+         actions to roles as role links ({} links); the app-admin rule that survives a deny uses casbin's \
+         priority effect. Loading took {}. Casbin evaluates its matcher against the rows in turn, so only a \
+         few checks of each kind are timed. Its answers differ from Rolecall's on {disagreements} checks. \
+         Casbin has no lookup of resources or subjects (its `get_implicit_*` helpers list policy rows, not \
+         what a user can reach through nesting and parents).",
+        peer.policies,
+        peer.links,
+        human(loaded)
+    ));
+    report.table(&["kind", "checks", "casbin p50", "casbin max", "rolecall p50", "ratio (p50)"], &rows);
+    report.target(
+        "casbin gives the same answers",
         "0 differences".into(),
         disagreements.to_string(),
         disagreements == 0,
