@@ -110,7 +110,7 @@ fn benches(c: &mut Criterion) {
                     Op::PutGrant {
                         resource: workflow(rng.u32(0..workflows)),
                         subject: Subject::User(user_id(rng.u32(0..scale.users))),
-                        role: if n % 2 == 0 { "runner".into() } else { "restricted".into() },
+                        role: if n.is_multiple_of(2) { "runner".into() } else { "restricted".into() },
                     },
                 )
             },

@@ -255,9 +255,23 @@ impl WorkspaceIndex {
         let needed = ty
             .action_level(action)
             .ok_or_else(|| EngineError::UnknownAction { kind: resource.kind.clone(), action: action.to_string() })?;
-        let (u, rec) = self.user_rec(user)?;
-        let r =
-            self.resource_ix_of(t, &resource.id).ok_or_else(|| EngineError::ResourceNotFound(resource.to_string()))?;
+        // Find the user's and the resource's records in two independent steps, so that the
+        // memory accesses of both overlap; then make sure each is the one asked for.
+        let table = self.resource_ix.get(usize::from(t));
+        let maybe_user = self.user_ix.candidate(crate::ids::hash(user));
+        let maybe_resource = table.and_then(|x| x.candidate(crate::ids::hash(&resource.id)));
+        let user_rec = maybe_user.and_then(|u| self.user(u).map(|rec| (u, rec)));
+        let resource_rec = maybe_resource.and_then(|r| self.resource(r).map(|rec| (r, rec)));
+        let (u, rec) = match user_rec {
+            Some((u, rec)) if rec.id == user => (u, rec),
+            _ => self.user_rec(user)?,
+        };
+        let r = match resource_rec {
+            Some((r, rec)) if rec.id == resource.id => r,
+            _ => self
+                .resource_ix_of(t, &resource.id)
+                .ok_or_else(|| EngineError::ResourceNotFound(resource.to_string()))?,
+        };
         Ok((ty, needed, u, rec, r))
     }
 
