@@ -2,3 +2,4 @@
 
 pub mod casbin;
 pub mod cedar;
+pub mod spicedb;

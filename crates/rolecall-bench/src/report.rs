@@ -4,18 +4,23 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::stats::{Samples, human};
 
 /// One target of the issue "Performance" and what this run measured for it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {
     pub what: String,
     pub target: String,
     pub measured: String,
     pub pass: bool,
+    /// Why the target may be missed on this machine, with this run's numbers: printed
+    /// under the targets when it is.
+    pub if_missed: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Report {
     body: String,
     pub targets: Vec<Target>,
@@ -69,7 +74,27 @@ impl Report {
 
     pub fn target(&mut self, what: &str, target: String, measured: String, pass: bool) {
         println!("{} {what}: {measured} (target {target})", if pass { "PASS" } else { "FAIL" });
-        self.targets.push(Target { what: what.to_string(), target, measured, pass });
+        self.targets.push(Target { what: what.to_string(), target, measured, pass, if_missed: None });
+    }
+
+    /// What to say, with this run's numbers, if the target recorded last was missed.
+    pub fn if_missed(&mut self, why: String) {
+        if let Some(t) = self.targets.last_mut() {
+            t.if_missed = Some(why);
+        }
+    }
+
+    /// The sections and targets so far, for another process to [`Report::absorb_json`].
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Adds what another process measured (it printed it already).
+    pub fn absorb_json(&mut self, json: &str) -> Result<(), serde_json::Error> {
+        let other: Report = serde_json::from_str(json)?;
+        self.body.push_str(&other.body);
+        self.targets.extend(other.targets);
+        Ok(())
     }
 
     /// The whole document: the targets first, then every section.
@@ -86,6 +111,14 @@ impl Report {
                 if t.pass { "PASS" } else { "FAIL" }
             );
         }
+        let missed: Vec<&Target> = self.targets.iter().filter(|t| !t.pass).collect();
+        if !missed.is_empty() {
+            out.push_str("\n### The targets this run missed\n\n");
+            for t in missed {
+                let why = t.if_missed.as_deref().unwrap_or("No explanation was recorded for this target.");
+                let _ = writeln!(out, "- **{}** ({}, required {}): {why}", t.what, t.measured, t.target);
+            }
+        }
         out.push_str(&self.body);
         out
     }
@@ -98,4 +131,30 @@ pub fn ratio(slow: Duration, fast: Duration) -> String {
     }
     let r = slow.as_secs_f64() / fast.as_secs_f64();
     if r >= 10.0 { format!("{r:.0}x") } else { format!("{r:.1}x") }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A missed target measured in another process still comes with its explanation, under
+    /// the targets table of the document; a met one has none.
+    #[test]
+    fn a_missed_target_is_explained_after_its_trip_through_another_process() {
+        let mut child = Report::default();
+        child.heading("The huge workspace");
+        child.at_most("check p99", Duration::from_nanos(1_200), Duration::from_micros(1));
+        child.if_missed("memory latency".into());
+        child.at_most("lookup p99", Duration::from_micros(5), Duration::from_millis(2));
+        let mut parent = Report::default();
+        parent.absorb_json(&child.to_json()).unwrap();
+        let doc = parent.document("# Benchmarks\n");
+        assert!(doc.contains("| check p99 | <= 1.00 us | 1.20 us | FAIL |"), "{doc}");
+        assert!(doc.contains("| lookup p99 | <= 2.00 ms | 5.00 us | PASS |"), "{doc}");
+        assert!(doc.contains("- **check p99** (1.20 us, required <= 1.00 us): memory latency"), "{doc}");
+        assert!(!doc.contains("- **lookup p99**"), "{doc}");
+        assert!(doc.contains("## The huge workspace"), "{doc}");
+    }
 }

@@ -63,6 +63,11 @@ impl Samples {
         Duration::from_nanos(self.ns.iter().sum::<u64>() / self.ns.len() as u64)
     }
 
+    /// The first `n` samples, in the order they were taken.
+    pub fn first(&self, n: usize) -> Samples {
+        Samples { ns: self.ns.iter().copied().take(n).collect() }
+    }
+
     pub fn merge(&mut self, other: &Samples) {
         self.ns.extend_from_slice(&other.ns);
     }

@@ -7,6 +7,7 @@
 use rolecall_bench::dataset::Dataset;
 use rolecall_bench::peers::casbin::CasbinPeer;
 use rolecall_bench::peers::cedar::CedarPeer;
+use rolecall_bench::peers::spicedb::{self, Questions};
 use rolecall_bench::queries::{Check, check_sets};
 use rolecall_bench::{Scale, WORKSPACE, changes, engine};
 use rolecall_model::ResourceRef;
@@ -55,38 +56,83 @@ fn the_check_kinds_are_what_they_say() {
     }
 }
 
-#[test]
-fn cedar_gives_rolecall_answers() {
+/// Asks `peer` every check of every kind on the small workspace and fails on any answer
+/// that is not Rolecall's.
+fn assert_agrees(name: &str, peer: impl FnOnce(&Dataset, &[Check]) -> Vec<bool>) {
     let changes = changes(Scale::SMALL, 42);
     let d = Dataset::from_changes(&changes);
     let checks = every_kind(&d);
     let expected = rolecall_answers(&changes, &checks);
-    let cedar = CedarPeer::load(&d).expect("cedar loads");
-    let mut wrong = Vec::new();
-    for (c, want) in checks.iter().zip(&expected) {
-        let got = cedar.check(c).expect("cedar answers");
-        if got != *want {
-            wrong.push(format!("{} {} {}: rolecall {want}, cedar {got}", c.user, c.action, c.resource));
-        }
-    }
-    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), checks.len(), wrong.join("\n"));
     assert!(expected.iter().filter(|a| **a).count() > 100, "the fixture allows something");
+    let answers = peer(&d, &checks);
+    assert_eq!(answers.len(), checks.len(), "{name} answers every check");
+    let wrong: Vec<String> = checks
+        .iter()
+        .zip(&expected)
+        .zip(&answers)
+        .filter(|((_, want), got)| got != want)
+        .map(|((c, want), got)| format!("{} {} {}: rolecall {want}, {name} {got}", c.user, c.action, c.resource))
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), checks.len(), wrong.join("\n"));
+}
+
+#[test]
+fn cedar_gives_rolecall_answers() {
+    assert_agrees("cedar", |d, checks| {
+        let cedar = CedarPeer::load(d).expect("cedar loads");
+        checks.iter().map(|c| cedar.check(c).expect("cedar answers")).collect()
+    });
 }
 
 #[test]
 fn casbin_gives_rolecall_answers() {
+    assert_agrees("casbin", |d, checks| {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let casbin = runtime.block_on(CasbinPeer::load(d)).expect("casbin loads");
+        checks.iter().map(|c| casbin.check(c).expect("casbin answers")).collect()
+    });
+}
+
+/// SpiceDB itself (the embedded library, through Node) answers every check as Rolecall
+/// does, and its lookups find the same workflows and the same users.
+#[test]
+fn spicedb_gives_rolecall_answers() {
     let changes = changes(Scale::SMALL, 42);
     let d = Dataset::from_changes(&changes);
-    let checks = every_kind(&d);
-    let expected = rolecall_answers(&changes, &checks);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let casbin = runtime.block_on(CasbinPeer::load(&d)).expect("casbin loads");
-    let mut wrong = Vec::new();
-    for (c, want) in checks.iter().zip(&expected) {
-        let got = casbin.check(c).expect("casbin answers");
-        if got != *want {
-            wrong.push(format!("{} {} {}: rolecall {want}, casbin {got}", c.user, c.action, c.resource));
-        }
+    let engine = engine(&changes).expect("the generated workspace applies");
+    let index = engine.workspace(WORKSPACE).expect("the workspace exists");
+    let users: Vec<String> = d.users.keys().step_by(97).cloned().collect();
+    let apps: Vec<String> = d.apps.keys().step_by(9).cloned().collect();
+    let mut answers = None;
+    assert_agrees("spicedb", |d, checks| {
+        let q = Questions {
+            checks: checks.to_vec(),
+            lookup_resources: users.iter().map(|u| (u.clone(), "workflow", "run")).collect(),
+            lookup_subjects: apps.iter().map(|a| ("app", a.clone(), "run")).collect(),
+        };
+        let a = spicedb::run(d, &q).expect("spicedb runs");
+        let checks = a.checks.iter().map(|(allowed, _)| *allowed).collect();
+        answers = Some(a);
+        checks
+    });
+    let answers = answers.expect("spicedb answered");
+    let sorted = |ids: &mut dyn Iterator<Item = String>| -> Vec<String> {
+        let mut v: Vec<String> = ids.collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut found = 0;
+    for (user, (ids, _)) in users.iter().zip(&answers.lookup_resources) {
+        let want = sorted(&mut index.lookup_resources(user, "run", "workflow").unwrap().ids().map(str::to_string));
+        assert_eq!(sorted(&mut ids.iter().cloned()), want, "workflows {user} may run");
+        found += want.len();
     }
-    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), checks.len(), wrong.join("\n"));
+    for (app, (ids, _)) in apps.iter().zip(&answers.lookup_subjects) {
+        let resource = ResourceRef::new("app", app.as_str());
+        let want = sorted(&mut index.lookup_subjects(&resource, "run").unwrap().iter().map(|(id, _)| id.to_string()));
+        assert_eq!(sorted(&mut ids.iter().cloned()), want, "users who may run {app}");
+        found += want.len();
+    }
+    assert!(found > 1000, "the lookups find something ({found})");
 }

@@ -12,7 +12,7 @@ use rolecall_model::{ResourceRef, RoleLevel, Subject, TypeIx, WsRoleIx};
 
 use crate::EngineError;
 use crate::explain::{Explanation, Path, Step};
-use crate::index::{Grant, GroupIx, ResIx, UserIx, UserRec, WorkspaceIndex};
+use crate::index::{Grant, GroupIx, NO_PARENT, ResIx, UserIx, UserRec, WorkspaceIndex};
 
 /// What the sources of access on one resource add up to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -262,6 +262,10 @@ impl WorkspaceIndex {
         let maybe_resource = table.and_then(|x| x.candidate(crate::ids::hash(&resource.id)));
         let user_rec = maybe_user.and_then(|u| self.user(u).map(|rec| (u, rec)));
         let resource_rec = maybe_resource.and_then(|r| self.resource(r).map(|rec| (r, rec)));
+        // Start loading the parent's record too (a workflow's app is read next); the value
+        // is not used, only the memory access it starts.
+        let parent = maybe_resource.and_then(|r| self.parent_hint.get(r as usize)).filter(|p| **p != NO_PARENT);
+        std::hint::black_box(parent.and_then(|p| self.resource(*p)).map(|rec| rec.ty));
         let (u, rec) = match user_rec {
             Some((u, rec)) if rec.id == user => (u, rec),
             _ => self.user_rec(user)?,

@@ -12,8 +12,8 @@ use rolecall_model::{
 
 use crate::EngineError;
 use crate::index::{
-    BuiltinSet, Grant, GroupIx, PermissionSetRec, PolicyIx, PolicyRec, ResIx, ResourceRec, Scope, UserIx, UserRec,
-    WorkspaceIndex,
+    BuiltinSet, Grant, GroupIx, NO_PARENT, PermissionSetRec, PolicyIx, PolicyRec, ResIx, ResourceRec, Scope, UserIx,
+    UserRec, WorkspaceIndex,
 };
 
 /// A subject resolved to its index.
@@ -116,7 +116,7 @@ impl WorkspaceIndex {
                     .ws_role(workspace_role)
                     .ok_or_else(|| EngineError::UnknownWorkspaceRole(workspace_role.clone()))?;
                 let existing = self.user_ix_of(user);
-                let u = existing.unwrap_or(self.users.len() as UserIx);
+                let u = existing.unwrap_or(self.users.len());
                 let mut just_u = RoaringBitmap::new();
                 just_u.insert(u);
                 if *kind == UserKind::Regular {
@@ -493,17 +493,17 @@ impl WorkspaceIndex {
         let u = match existing {
             Some(u) => u,
             None => {
-                let u = self.users.len() as UserIx;
-                self.users.push(Some(UserRec {
+                let u = self.users.len();
+                self.users.push(UserRec {
                     id: id.as_str().into(),
                     ws_role,
                     kind,
                     groups: Vec::new(),
                     reach: Default::default(),
                     grants: Default::default(),
-                }));
+                });
                 let users = &self.users;
-                self.user_ix.insert(&id, u, |x| users.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str()));
+                self.user_ix.insert(&id, u, |x| users.get(x).map(|r| r.id.as_str()));
                 self.all_users.insert(u);
                 u
             }
@@ -540,7 +540,7 @@ impl WorkspaceIndex {
         for (r, grant) in user.grants.all() {
             self.unset_grant(r, Sub::User(u), grant);
         }
-        for group in self.groups.iter_mut().flatten() {
+        for group in self.groups.values_mut() {
             for set in &mut group.sets {
                 set.users.remove(u);
             }
@@ -550,8 +550,8 @@ impl WorkspaceIndex {
         }
         self.all_users.remove(u);
         let users = &self.users;
-        self.user_ix.remove(&user.id, |x| users.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str()));
-        self.users[u as usize] = None;
+        self.user_ix.remove(&user.id, |x| users.get(x).map(|r| r.id.as_str()));
+        self.users.clear(u);
     }
 
     fn delete_group(&mut self, g: GroupIx) {
@@ -573,7 +573,7 @@ impl WorkspaceIndex {
         for (r, grant) in group.grants.all() {
             self.unset_grant(r, Sub::Group(g), grant);
         }
-        for other in self.groups.iter_mut().flatten() {
+        for other in self.groups.values_mut() {
             for set in &mut other.sets {
                 set.groups.remove(&g);
             }
@@ -589,7 +589,7 @@ impl WorkspaceIndex {
             *applies = false;
         }
         self.custom_groups -= 1;
-        self.groups[g as usize] = None;
+        self.groups.clear(g);
     }
 
     fn put_resource(&mut self, existing: Option<ResIx>, ty: TypeIx, id: String, parent: Option<ResIx>) {
@@ -603,9 +603,9 @@ impl WorkspaceIndex {
                 r
             }
             None => {
-                let r = self.resources.len() as ResIx;
+                let r = self.resources.len();
                 let roles = self.schema.ty(ty).roles.len();
-                self.resources.push(Some(ResourceRec {
+                self.resources.push(ResourceRec {
                     ty,
                     id: id.as_str().into(),
                     parent: None,
@@ -614,9 +614,9 @@ impl WorkspaceIndex {
                     user_deny: RoaringBitmap::new(),
                     user_grants: Default::default(),
                     group_grants: Default::default(),
-                }));
+                });
                 let resources = &self.resources;
-                let id_of = |x: u32| resources.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str());
+                let id_of = |x: u32| resources.get(x).map(|r| r.id.as_str());
                 self.resource_ix[t].insert(&id, r, id_of);
                 self.of_type[t].insert(r);
                 r
@@ -625,6 +625,11 @@ impl WorkspaceIndex {
         if let Some(res) = self.resource_mut(r) {
             res.parent = parent;
         }
+        let at = r as usize;
+        if self.parent_hint.len() <= at {
+            self.parent_hint.resize(at + 1, NO_PARENT);
+        }
+        self.parent_hint[at] = parent.unwrap_or(NO_PARENT);
         match parent {
             Some(p) => {
                 if let Some(p) = self.resource_mut(p) {
@@ -656,11 +661,14 @@ impl WorkspaceIndex {
         }
         let t = usize::from(res.ty);
         let resources = &self.resources;
-        let id_of = |x: u32| resources.get(x as usize).and_then(Option::as_ref).map(|r| r.id.as_str());
+        let id_of = |x: u32| resources.get(x).map(|r| r.id.as_str());
         self.resource_ix[t].remove(&res.id, id_of);
         self.of_type[t].remove(r);
         self.with_parent[t].remove(r);
-        self.resources[r as usize] = None;
+        if let Some(hint) = self.parent_hint.get_mut(r as usize) {
+            *hint = NO_PARENT;
+        }
+        self.resources.clear(r);
     }
 
     fn set_grant(&mut self, r: ResIx, sub: Sub, grant: Grant) {

@@ -12,14 +12,14 @@ impl WorkspaceIndex {
     pub fn facts(&self) -> Vec<Op> {
         let mut ops = Vec::new();
         let role_name = |w: u8| self.schema.workspace_roles[usize::from(w)].clone();
-        for user in self.users.iter().flatten() {
+        for user in self.users.values() {
             ops.push(Op::PutUser {
                 user: user.id.to_string(),
                 workspace_role: role_name(user.ws_role),
                 kind: user.kind,
             });
         }
-        let groups: Vec<_> = self.groups.iter().flatten().collect();
+        let groups: Vec<_> = self.groups.values().collect();
         for group in &groups {
             ops.push(Op::PutGroup {
                 group: group.id.to_string(),
@@ -81,8 +81,7 @@ impl WorkspaceIndex {
             }
             d
         };
-        let mut resources: Vec<_> =
-            self.resources.iter().enumerate().filter_map(|(i, r)| Some((i, r.as_ref()?))).collect();
+        let mut resources: Vec<_> = self.resources.iter().map(|(i, r)| (i as usize, r)).collect();
         resources.sort_by_key(|(i, r)| (depth(r.ty), *i));
         for (i, res) in &resources {
             ops.push(Op::PutResource {
@@ -148,17 +147,17 @@ impl WorkspaceIndex {
 impl WorkspaceIndex {
     /// Every user id, in creation order.
     pub fn user_ids(&self) -> impl Iterator<Item = &str> {
-        self.users.iter().flatten().map(|u| &*u.id)
+        self.users.values().map(|u| &*u.id)
     }
 
     /// Every group id (built-in groups first), in creation order.
     pub fn group_ids(&self) -> impl Iterator<Item = &str> {
-        self.groups.iter().flatten().map(|g| &*g.id)
+        self.groups.values().map(|g| &*g.id)
     }
 
     /// Every resource, in registration order.
     pub fn resource_refs(&self) -> impl Iterator<Item = ResourceRef> + '_ {
-        self.resources.iter().enumerate().filter(|(_, r)| r.is_some()).map(|(i, _)| self.resource_ref(i as u32))
+        self.resources.iter().map(|(i, _)| self.resource_ref(i))
     }
 }
 

