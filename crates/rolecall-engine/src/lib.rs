@@ -15,6 +15,7 @@ mod ids;
 mod index;
 mod manage;
 mod membership;
+mod notify;
 mod query;
 mod slots;
 
@@ -30,6 +31,7 @@ pub use explain::{Explanation, Path, Step};
 pub use facts::{MemberPage, PermissionSetInfo, PolicyInfo};
 pub use index::{Builtin, BuiltinSet, EVERYONE, Scope, WORKSPACE_ADMINS, WorkspaceIndex};
 pub use manage::GroupAction;
+pub use notify::{AccessReason, AccessSummary, GroupAccessChange, RoleChange};
 pub use query::{ResourceSet, SubjectSet};
 
 /// Every workspace's index and the revision applied so far.

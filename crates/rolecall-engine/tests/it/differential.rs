@@ -91,11 +91,11 @@ fn op() -> impl Strategy<Value = Op> {
             kind: if regular { UserKind::Regular } else { UserKind::OneTime },
         }),
         1 => user().prop_map(|user| Op::DeleteUser { user }),
-        4 => (group(), any::<bool>(), prop::bool::weighted(0.8)).prop_map(|(group, private, apply_privileges)| Op::PutGroup {
+        4 => (group(), any::<bool>(), prop::bool::weighted(0.8), any::<bool>()).prop_map(|(group, private, apply_privileges, notify)| Op::PutGroup {
             group,
             visibility: if private { Visibility::Private } else { Visibility::Public },
             apply_privileges,
-            notify: Notify::None,
+            notify: if notify { Notify::OnChange } else { Notify::None },
         }),
         1 => group().prop_map(|group| Op::DeleteGroup { group }),
         8 => (group(), user(), member_role).prop_map(|(group, user, role)| Op::PutMember { group, user, role }),
@@ -147,7 +147,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// with parents; the random operations then change it.
 fn prelude() -> impl Strategy<Value = Vec<Op>> {
     let users = prop::collection::vec((0..5usize, prop::bool::weighted(0.85)), 6);
-    let groups = prop::collection::vec((any::<bool>(), prop::bool::weighted(0.85)), 4);
+    let groups = prop::collection::vec((any::<bool>(), prop::bool::weighted(0.85), prop::bool::weighted(0.7)), 4);
     let parents = prop::collection::vec(0..4u8, 5);
     (users, groups, parents).prop_map(|(users, groups, parents)| {
         let mut ops = Vec::new();
@@ -158,12 +158,12 @@ fn prelude() -> impl Strategy<Value = Vec<Op>> {
                 kind: if regular { UserKind::Regular } else { UserKind::OneTime },
             });
         }
-        for (i, (private, apply_privileges)) in groups.into_iter().enumerate() {
+        for (i, (private, apply_privileges, notify)) in groups.into_iter().enumerate() {
             ops.push(Op::PutGroup {
                 group: format!("g{i}"),
                 visibility: if private { Visibility::Private } else { Visibility::Public },
                 apply_privileges,
-                notify: Notify::None,
+                notify: if notify { Notify::OnChange } else { Notify::None },
             });
         }
         for a in 0..2 {
@@ -199,7 +199,14 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             prop_assert_eq!(engine.validate_all(&batch).is_ok(), all_apply, "batch at op {}", i);
             prop_assert_eq!(&engine.workspace(WS).expect("ws").facts(), &before, "trying a batch changed state");
         }
+        let was = engine.clone();
+        let told = engine.access_changes(std::slice::from_ref(&change));
         let got = engine.apply(&change).map(|_| ()).map_err(|e| e.code());
+        match told {
+            Ok(told) if got.is_ok() => assert_told(&was, &engine, op, &told, i)?,
+            Ok(told) => prop_assert!(told.is_empty(), "op {}: access changes told for a refused change", i),
+            Err(e) => prop_assert_eq!(got, Err(e.code()), "op {}: access changes refused differently", i),
+        }
         let expected = reference.apply(&change);
         prop_assert_eq!(got, expected, "op {} {:?}", i, op);
         if got.is_err() {
@@ -221,6 +228,61 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             .map_err(|e| TestCaseError::fail(format!("replaying {op:?}: {e}")))?;
     }
     assert_consistent(rebuilt.workspace(WS).expect("ws"), &reference, "rebuilt from facts");
+    Ok(())
+}
+
+/// What `access_changes` told about one change must be exactly how the effective roles
+/// moved: every user and resource it names changed as it says, and when the change went
+/// through a group that asks for notifications, nothing that changed is missing.
+fn assert_told(
+    was: &Engine,
+    now: &Engine,
+    op: &Op,
+    told: &[rolecall_engine::GroupAccessChange],
+    i: usize,
+) -> Result<(), TestCaseError> {
+    let (before, after) = (was.workspace(WS).expect("ws"), now.workspace(WS).expect("ws"));
+    let mut moved = std::collections::BTreeSet::new();
+    let resources: Vec<ResourceRef> = before.resource_refs().filter(|r| after.has_resource(r)).collect();
+    for user in before.user_ids().filter(|u| after.user_info(u).is_some()) {
+        for r in &resources {
+            let (b, a) = (before.effective_role(user, r).expect("role"), after.effective_role(user, r).expect("role"));
+            if b != a {
+                moved.insert((user.to_string(), r.clone(), b.map(String::from), a.map(String::from)));
+            }
+        }
+    }
+    let reported: std::collections::BTreeSet<_> = told
+        .iter()
+        .flat_map(|t| t.users.iter())
+        .flat_map(|(u, roles)| {
+            roles.iter().map(move |c| (u.clone(), c.resource.clone(), c.before.clone(), c.after.clone()))
+        })
+        .collect();
+    prop_assert!(reported.is_subset(&moved), "op {} {:?}: reported {:?} but moved {:?}", i, op, reported, moved);
+    let notify_of = |index: &rolecall_engine::WorkspaceIndex, g: &str| {
+        index.facts().into_iter().find_map(|f| match f {
+            Op::PutGroup { group, notify, .. } if group == g => Some(notify),
+            _ => None,
+        })
+    };
+    let through = match op {
+        Op::PutMember { group, .. }
+        | Op::RemoveMember { group, .. }
+        | Op::PutChildGroup { group, .. }
+        | Op::RemoveChildGroup { group, .. }
+        | Op::PutGroup { group, .. } => notify_of(after, group),
+        Op::DeleteGroup { group } => notify_of(before, group),
+        Op::PutGrant { subject: Subject::Group(group), .. }
+        | Op::RemoveGrant { subject: Subject::Group(group), .. } => notify_of(after, group),
+        _ => None,
+    };
+    if through == Some(Notify::OnChange) {
+        prop_assert_eq!(&reported, &moved, "op {} {:?}: not every change was told", i, op);
+        prop_assert!(told.iter().all(|t| t.change == 0), "op {}: one change, position 0", i);
+    } else {
+        prop_assert!(told.is_empty(), "op {} {:?}: told {:?} though no notifying group was involved", i, op, told);
+    }
     Ok(())
 }
 

@@ -8,5 +8,6 @@ mod consistency;
 mod differential;
 mod dsl;
 mod fixtures;
+mod notify;
 mod reference;
 mod refusals;

@@ -1,0 +1,295 @@
+//! Who gains or loses access through a group, and what: the content of the notifications
+//! of seed 001 ("notify users of their access"). Computed from the index before and after
+//! each change, never guessed from the change itself: a new member of a group whose grants
+//! they already held individually gains nothing, and a deny elsewhere is respected.
+//!
+//! Only resources a change can reach are compared: the grants of the group (and of the
+//! groups above it, for a change of membership) and everything below them through the
+//! schema's parent chain. On each one the users at or above every role are compared as
+//! bitmaps, so the cost follows the resources, not the members.
+
+use roaring::RoaringBitmap;
+use rolecall_model::{Change, Notify, Op, ResourceRef, RoleLevel, Subject};
+
+use crate::index::{GroupIx, ResIx, UserIx, WorkspaceIndex};
+use crate::{Engine, EngineError};
+
+/// Why a group changed someone's access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessReason {
+    MemberAdded,
+    MemberRemoved,
+    /// Another group was nested in it: its members joined.
+    GroupNested,
+    GroupUnnested,
+    /// Its grants changed.
+    GrantsChanged,
+    PrivilegesOn,
+    PrivilegesOff,
+    GroupDeleted,
+}
+
+impl AccessReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            AccessReason::MemberAdded => "member_added",
+            AccessReason::MemberRemoved => "member_removed",
+            AccessReason::GroupNested => "group_nested",
+            AccessReason::GroupUnnested => "group_unnested",
+            AccessReason::GrantsChanged => "grants_changed",
+            AccessReason::PrivilegesOn => "privileges_on",
+            AccessReason::PrivilegesOff => "privileges_off",
+            AccessReason::GroupDeleted => "group_deleted",
+        }
+    }
+}
+
+/// One user's effective role on one resource, before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleChange {
+    pub resource: ResourceRef,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// What one change did to the access of the members of a group that asks for
+/// notifications (`notify: on_change`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupAccessChange {
+    /// The change's position in the batch.
+    pub change: usize,
+    pub group: String,
+    pub reason: AccessReason,
+    /// By user, in id order; each user's roles by resource. Users whose access did not
+    /// change are absent.
+    pub users: Vec<(String, Vec<RoleChange>)>,
+}
+
+/// One member's access on what a group's privileges cover (a summary on demand).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessSummary {
+    pub user: String,
+    /// The member's effective role on each resource the group's grants (or those of the
+    /// groups above it) reach, where they have one, by resource.
+    pub roles: Vec<(ResourceRef, String)>,
+}
+
+impl Engine {
+    /// Applies `changes` in order to a copy of their workspace and says, for each change
+    /// made through a group whose `notify` is `on_change`, whose effective roles it changed
+    /// and how. Nothing is changed. Changes that do not go through a group, or whose group
+    /// does not ask, produce nothing; so does a batch that edits several workspaces or
+    /// replaces a schema. Meant for a batch already validated: one that goes through no
+    /// group at all is not looked at.
+    pub fn access_changes(&self, changes: &[Change]) -> Result<Vec<GroupAccessChange>, EngineError> {
+        let Some(first) = changes.first() else { return Ok(Vec::new()) };
+        let plain = |c: &Change| {
+            c.workspace == first.workspace
+                && !matches!(c.op, Op::CreateWorkspace { .. } | Op::DeleteWorkspace | Op::ReplaceSchema { .. })
+        };
+        if !changes.iter().all(plain) || !changes.iter().any(|c| through_group(&c.op).is_some()) {
+            return Ok(Vec::new());
+        }
+        let mut state = self.workspace(&first.workspace)?.clone();
+        let mut found = Vec::new();
+        for (at, change) in changes.iter().enumerate() {
+            let watched = through_group(&change.op).and_then(|group| state.watch(&change.op, group));
+            let before = watched.is_some().then(|| state.clone());
+            let plan = state.prepare(&change.op)?;
+            state.commit(plan);
+            let (Some((group, reason, groups, extra)), Some(before)) = (watched, before) else { continue };
+            // A group created with `notify` in this very batch, or switched to it, is
+            // decided by its setting after the change; a deleted one by its last setting.
+            let notify = state.group_notify(&group);
+            let asked = match reason {
+                AccessReason::GroupDeleted => before.group_notify(&group),
+                _ => notify,
+            };
+            if asked != Some(Notify::OnChange) {
+                continue;
+            }
+            let resources = reach_of(&before, &state, &groups, extra);
+            let users = diff(&before, &state, &resources);
+            if !users.is_empty() {
+                found.push(GroupAccessChange { change: at, group, reason, users });
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The group a change goes through, if any.
+fn through_group(op: &Op) -> Option<&str> {
+    match op {
+        Op::PutMember { group, .. }
+        | Op::RemoveMember { group, .. }
+        | Op::PutChildGroup { group, .. }
+        | Op::RemoveChildGroup { group, .. }
+        | Op::PutGroup { group, .. }
+        | Op::DeleteGroup { group } => Some(group),
+        Op::PutGrant { subject: Subject::Group(group), .. }
+        | Op::RemoveGrant { subject: Subject::Group(group), .. } => Some(group),
+        _ => None,
+    }
+}
+
+impl WorkspaceIndex {
+    fn group_notify(&self, group: &str) -> Option<Notify> {
+        self.group_by_id(group).ok().and_then(|g| self.group(g)).map(|x| x.notify)
+    }
+
+    /// What `op` on `group` is, and where it can change access: the groups whose grants it
+    /// can bring to or take from someone, and a resource it touches directly. `None` when
+    /// it cannot change anyone's roles (a new group, a change of settings other than
+    /// privileges, a member's role in the group).
+    fn watch(&self, op: &Op, group: &str) -> Option<(String, AccessReason, RoaringBitmap, Option<ResourceRef>)> {
+        let g = self.group_by_id(group).ok();
+        let above = |g: Option<GroupIx>| g.and_then(|g| self.group(g)).map(|x| x.ancestors.clone()).unwrap_or_default();
+        let (reason, groups, extra) = match op {
+            Op::PutMember { user, .. } => {
+                let already = self.user_ix_of(user).zip(g).is_some_and(|(u, g)| self.is_direct_member(g, u));
+                if already {
+                    return None;
+                }
+                (AccessReason::MemberAdded, above(g), None)
+            }
+            Op::RemoveMember { .. } => (AccessReason::MemberRemoved, above(g), None),
+            Op::PutChildGroup { .. } => (AccessReason::GroupNested, above(g), None),
+            Op::RemoveChildGroup { .. } => (AccessReason::GroupUnnested, above(g), None),
+            Op::DeleteGroup { .. } => (AccessReason::GroupDeleted, above(g), None),
+            Op::PutGroup { apply_privileges, .. } => {
+                let was = g.and_then(|g| self.group(g)).map(|x| x.apply_privileges)?;
+                if was == *apply_privileges {
+                    return None;
+                }
+                let reason = if *apply_privileges { AccessReason::PrivilegesOn } else { AccessReason::PrivilegesOff };
+                (reason, g.into_iter().collect(), None)
+            }
+            Op::PutGrant { resource, .. } | Op::RemoveGrant { resource, .. } => {
+                (AccessReason::GrantsChanged, RoaringBitmap::new(), Some(resource.clone()))
+            }
+            _ => return None,
+        };
+        Some((group.to_string(), reason, groups, extra))
+    }
+
+    fn is_direct_member(&self, g: GroupIx, u: UserIx) -> bool {
+        self.group(g).is_some_and(|x| x.direct.contains(u))
+    }
+
+    /// Every resource on which one of `groups` holds a grant, and every resource below them.
+    fn granted_to(&self, groups: &RoaringBitmap, out: &mut RoaringBitmap) {
+        for g in groups {
+            if let Some(group) = self.group(g) {
+                out.extend(group.grants.all().into_iter().map(|(r, _)| r));
+            }
+        }
+    }
+
+    fn with_descendants(&self, roots: &RoaringBitmap) -> RoaringBitmap {
+        let mut all = roots.clone();
+        let mut frontier = roots.clone();
+        while !frontier.is_empty() {
+            let mut next = RoaringBitmap::new();
+            for r in &frontier {
+                if let Some(res) = self.resource(r) {
+                    next |= &res.children;
+                }
+            }
+            next -= &all;
+            all |= &next;
+            frontier = next;
+        }
+        all
+    }
+
+    /// The users whose effective role on `r` is at least each role level, lowest first.
+    fn levels(&self, r: ResIx) -> Vec<RoaringBitmap> {
+        let Some(res) = self.resource(r) else { return Vec::new() };
+        let roles = self.schema.ty(res.ty).roles.len();
+        (0..roles).map(|l| self.users_at_least(r, l as RoleLevel)).collect()
+    }
+
+    /// A member's summary: their effective role on everything the group's privileges (and
+    /// those of the groups above it) cover.
+    pub fn access_summary(&self, group: &str) -> Result<Vec<AccessSummary>, EngineError> {
+        let rec = self.group(self.group_by_id(group)?).ok_or_else(|| EngineError::GroupNotFound(group.to_string()))?;
+        let mut roots = RoaringBitmap::new();
+        self.granted_to(&rec.ancestors, &mut roots);
+        let resources = self.with_descendants(&roots);
+        let members = rec.members.clone();
+        let mut per_user: Vec<(UserIx, Vec<(ResourceRef, String)>)> = members.iter().map(|u| (u, Vec::new())).collect();
+        for r in &resources {
+            let levels = self.levels(r);
+            let Some(ty) = self.resource(r).map(|x| self.schema.ty(x.ty)) else { continue };
+            let reference = self.resource_ref(r);
+            for (u, roles) in &mut per_user {
+                if let Some(l) = level_of(&levels, *u) {
+                    roles.push((reference.clone(), ty.role_name(l).to_string()));
+                }
+            }
+        }
+        let mut out: Vec<AccessSummary> = per_user
+            .into_iter()
+            .map(|(u, mut roles)| {
+                roles.sort();
+                AccessSummary { user: self.user_id(u).to_string(), roles }
+            })
+            .collect();
+        out.sort_by(|a, b| a.user.cmp(&b.user));
+        Ok(out)
+    }
+}
+
+/// The resources a change can have touched: the grants of `groups` (in either state), the
+/// resource it names, and everything below them (in either state).
+fn reach_of(
+    before: &WorkspaceIndex,
+    after: &WorkspaceIndex,
+    groups: &RoaringBitmap,
+    extra: Option<ResourceRef>,
+) -> RoaringBitmap {
+    let mut roots = RoaringBitmap::new();
+    before.granted_to(groups, &mut roots);
+    after.granted_to(groups, &mut roots);
+    if let Some(r) = extra.and_then(|r| before.resource_by_ref(&r).ok()) {
+        roots.insert(r);
+    }
+    before.with_descendants(&roots) | after.with_descendants(&roots)
+}
+
+/// The highest level whose users include `u`.
+fn level_of(levels: &[RoaringBitmap], u: UserIx) -> Option<RoleLevel> {
+    levels.iter().rposition(|users| users.contains(u)).map(|l| l as RoleLevel)
+}
+
+/// Every user whose effective role on one of `resources` differs between the two states.
+fn diff(before: &WorkspaceIndex, after: &WorkspaceIndex, resources: &RoaringBitmap) -> Vec<(String, Vec<RoleChange>)> {
+    let mut per_user: std::collections::BTreeMap<String, Vec<RoleChange>> = std::collections::BTreeMap::new();
+    for r in resources {
+        let (was, now) = (before.levels(r), after.levels(r));
+        let mut changed = RoaringBitmap::new();
+        for (b, a) in was.iter().zip(&now) {
+            changed |= b ^ a;
+        }
+        let Some(res) = before.resource(r).or_else(|| after.resource(r)) else { continue };
+        let ty = before.schema.ty(res.ty);
+        let reference = before.resource_ref(r);
+        for u in &changed {
+            let role = |levels: &[RoaringBitmap]| level_of(levels, u).map(|l| ty.role_name(l).to_string());
+            let id = if before.user(u).is_some() { before.user_id(u) } else { after.user_id(u) };
+            per_user.entry(id.to_string()).or_default().push(RoleChange {
+                resource: reference.clone(),
+                before: role(&was),
+                after: role(&now),
+            });
+        }
+    }
+    per_user
+        .into_iter()
+        .map(|(user, mut roles)| {
+            roles.sort_by(|a, b| a.resource.cmp(&b.resource));
+            (user, roles)
+        })
+        .collect()
+}
