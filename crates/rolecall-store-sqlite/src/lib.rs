@@ -8,10 +8,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, User, Workspace, email_key, name_key};
-use rolecall_store::rows::{backend, conflict, corrupt, from_name, name_of, page, subject_parts, text};
+use rolecall_store::rows::{backend, conflict, corrupt, event_body, from_name, name_of, page, subject_parts, text};
 use rolecall_store::{
-    ApiKey, AuditEntry, AuditRecord, Batch, GrantQuery, GrantRow, GrantSort, LoggedChange, Page, PageRequest, Store,
-    StoreError, Write, WriteLock,
+    ApiKey, Attempt, AttemptNext, AuditEntry, AuditRecord, Batch, Delivery, DeliveryState, DueDelivery, GrantQuery,
+    GrantRow, GrantSort, LoggedChange, Notification, Page, PageRequest, Store, StoreError, Webhook, Write, WriteLock,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -287,6 +287,26 @@ impl SqliteStore {
             Write::DeleteLabels { workspace, kind, key } => {
                 return SqliteStore::delete_labels(tx, workspace, kind, key).await;
             }
+            Write::PutWebhook { workspace, webhook } => {
+                sqlx::query(
+                    "INSERT INTO webhooks (workspace, id, url, secret, events, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(workspace)
+                .bind(&webhook.id)
+                .bind(&webhook.url)
+                .bind(&webhook.secret)
+                .bind(text(&webhook.events)?)
+                .bind(webhook.created_at)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::DeleteWebhook { workspace, id } => {
+                sqlx::query("DELETE FROM webhooks WHERE workspace = ? AND id = ?")
+                    .bind(workspace)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+            }
         };
         result.map(|_| ()).map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(conflict(write)),
@@ -317,6 +337,33 @@ fn group_from(row: &SqliteRow) -> Result<Group, StoreError> {
         visibility: from_name(row.try_get("visibility").map_err(corrupt)?)?,
         apply_privileges: row.try_get("apply_privileges").map_err(corrupt)?,
         notify: from_name(row.try_get("notify").map_err(corrupt)?)?,
+    })
+}
+
+fn webhook_from(row: &SqliteRow) -> Result<Webhook, StoreError> {
+    let events: String = row.try_get("events").map_err(corrupt)?;
+    Ok(Webhook {
+        id: row.try_get("id").map_err(corrupt)?,
+        url: row.try_get("url").map_err(corrupt)?,
+        secret: row.try_get("secret").map_err(corrupt)?,
+        events: serde_json::from_str(&events).map_err(corrupt)?,
+        created_at: row.try_get("created_at").map_err(corrupt)?,
+    })
+}
+
+fn delivery_from(row: &SqliteRow) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: row.try_get::<i64, _>("id").map_err(corrupt)? as u64,
+        webhook: row.try_get("webhook").map_err(corrupt)?,
+        event: row.try_get("event").map_err(corrupt)?,
+        body: row.try_get("body").map_err(corrupt)?,
+        state: from_name(row.try_get("state").map_err(corrupt)?)?,
+        attempts: row.try_get::<i64, _>("attempts").map_err(corrupt)? as u32,
+        next_attempt_at: row.try_get("next_attempt_at").map_err(corrupt)?,
+        last_status: row.try_get::<Option<i64>, _>("last_status").map_err(corrupt)?.map(|s| s as u16),
+        last_error: row.try_get("last_error").map_err(corrupt)?,
+        created_at: row.try_get("created_at").map_err(corrupt)?,
+        updated_at: row.try_get("updated_at").map_err(corrupt)?,
     })
 }
 
@@ -425,7 +472,67 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
         }
+        let at_change = |change: Option<usize>| change.and_then(|c| revisions.get(c)).map_or(revision, |r| r.0 as i64);
+        for n in &batch.notifications {
+            sqlx::query(
+                "INSERT INTO notifications (workspace, user_id, group_id, reason, revision, body, at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&n.workspace)
+            .bind(&n.user)
+            .bind(&n.group)
+            .bind(&n.reason)
+            .bind(at_change(n.change))
+            .bind(text(&n.body)?)
+            .bind(batch.at)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+        }
+        SqliteStore::fan_out(tx, batch, &at_change).await?;
         Ok(revisions)
+    }
+
+    /// The outbox: one delivery per event and webhook that wants it, in the batch's transaction.
+    async fn fan_out(
+        tx: &mut Transaction<'_, Sqlite>,
+        batch: &Batch,
+        at_change: &impl Fn(Option<usize>) -> i64,
+    ) -> Result<(), StoreError> {
+        let mut hooks: std::collections::BTreeMap<&str, Vec<Webhook>> = Default::default();
+        for event in &batch.events {
+            if !hooks.contains_key(event.workspace.as_str()) {
+                let rows = sqlx::query("SELECT * FROM webhooks WHERE workspace = ?")
+                    .bind(&event.workspace)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                hooks.insert(&event.workspace, rows.iter().map(webhook_from).collect::<Result<_, _>>()?);
+            }
+            let wanting = hooks.get(event.workspace.as_str()).into_iter().flatten().filter(|h| h.wants(&event.kind));
+            let mut body = None;
+            for hook in wanting {
+                let body = match &body {
+                    Some(b) => b,
+                    None => body.insert(event_body(event, Revision(at_change(event.change) as u64), batch.at)?),
+                };
+                sqlx::query(
+                    "INSERT INTO deliveries (workspace, webhook, event, body, state, next_attempt_at, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                )
+                .bind(&event.workspace)
+                .bind(&hook.id)
+                .bind(&event.kind)
+                .bind(body.as_str())
+                .bind(batch.at)
+                .bind(batch.at)
+                .bind(batch.at)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -759,5 +866,162 @@ impl Store for SqliteStore {
         .map_err(backend)?;
         let groups = rows.iter().map(group_from).collect::<Result<Vec<_>, _>>()?;
         Ok(page(groups, req.limit, |g| g.id.clone()))
+    }
+
+    async fn webhooks(&self, workspace: &str) -> Result<Vec<Webhook>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM webhooks WHERE workspace = ? ORDER BY created_at, id")
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(webhook_from).collect()
+    }
+
+    async fn deliveries(
+        &self,
+        workspace: &str,
+        webhook: &str,
+        state: Option<DeliveryState>,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let state = state.as_ref().map(name_of).transpose()?;
+        let rows = sqlx::query(
+            "SELECT * FROM deliveries WHERE workspace = ? AND webhook = ? AND id > ? AND (? IS NULL OR state = ?)
+             ORDER BY id LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(webhook)
+        .bind(after as i64)
+        .bind(&state)
+        .bind(&state)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(delivery_from).collect()
+    }
+
+    async fn claim_due(&self, now: i64, lease_until: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError> {
+        let _writer = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        let rows = sqlx::query(
+            "SELECT d.*, w.url, w.secret FROM deliveries d
+               JOIN webhooks w ON w.workspace = d.workspace AND w.id = d.webhook
+             WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.lease_until <= ?
+             ORDER BY d.next_attempt_at, d.id LIMIT ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let mut due = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let delivery = delivery_from(row)?;
+            sqlx::query("UPDATE deliveries SET lease_until = ? WHERE id = ?")
+                .bind(lease_until)
+                .bind(delivery.id as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            due.push(DueDelivery {
+                delivery,
+                workspace: row.try_get("workspace").map_err(corrupt)?,
+                url: row.try_get("url").map_err(corrupt)?,
+                secret: row.try_get("secret").map_err(corrupt)?,
+            });
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(due)
+    }
+
+    async fn record_attempt(&self, delivery: u64, attempt: Attempt) -> Result<(), StoreError> {
+        let (state, next) = match attempt.next {
+            AttemptNext::Delivered => (DeliveryState::Delivered, attempt.at),
+            AttemptNext::RetryAt(at) => (DeliveryState::Pending, at),
+            AttemptNext::Dead => (DeliveryState::Dead, attempt.at),
+        };
+        let _writer = self.writer.lock().await;
+        sqlx::query(
+            "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, lease_until = 0,
+               last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(name_of(&state)?)
+        .bind(next)
+        .bind(attempt.status.map(i64::from))
+        .bind(&attempt.error)
+        .bind(attempt.at)
+        .bind(delivery as i64)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend)
+    }
+
+    async fn redeliver(
+        &self,
+        workspace: &str,
+        webhook: &str,
+        delivery: u64,
+        now: i64,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let _writer = self.writer.lock().await;
+        let row = sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, updated_at = ?
+             WHERE workspace = ? AND webhook = ? AND id = ? RETURNING *",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(workspace)
+        .bind(webhook)
+        .bind(delivery as i64)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(delivery_from).transpose()
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT MIN(MAX(next_attempt_at, lease_until)) AS due FROM deliveries WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+        row.try_get("due").map_err(corrupt)
+    }
+
+    async fn notifications(
+        &self,
+        workspace: &str,
+        user: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM notifications WHERE workspace = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(user)
+        .bind(after as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let body: String = row.try_get("body").map_err(corrupt)?;
+                Ok(Notification {
+                    id: row.try_get::<i64, _>("id").map_err(corrupt)? as u64,
+                    user: row.try_get("user_id").map_err(corrupt)?,
+                    group: row.try_get("group_id").map_err(corrupt)?,
+                    reason: row.try_get("reason").map_err(corrupt)?,
+                    revision: Revision(row.try_get::<i64, _>("revision").map_err(corrupt)? as u64),
+                    at: row.try_get("at").map_err(corrupt)?,
+                    body: serde_json::from_str(&body).map_err(corrupt)?,
+                })
+            })
+            .collect()
     }
 }

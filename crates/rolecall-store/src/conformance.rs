@@ -11,7 +11,10 @@ use rolecall_model::{
 };
 use serde_json::json;
 
-use crate::{ApiKey, AuditRecord, Batch, GrantQuery, GrantSort, PageRequest, Store, StoreError, Write};
+use crate::{
+    ApiKey, Attempt, AttemptNext, AuditRecord, Batch, DeliveryState, Event, GrantQuery, GrantSort, NotificationRecord,
+    PageRequest, Store, StoreError, Webhook, Write,
+};
 
 /// Runs every conformance check, each on a fresh store from `fresh`.
 pub async fn run<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(fresh: F) {
@@ -28,6 +31,10 @@ pub async fn run<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(fresh: F) {
     labels_are_kept_by_key_and_go_with_their_group(fresh().await).await;
     resources_list_by_type_and_search_and_page(fresh().await).await;
     the_schema_reads_back_as_written(fresh().await).await;
+    events_become_deliveries_of_the_webhooks_that_want_them(fresh().await).await;
+    deliveries_are_claimed_once_retried_and_die_and_can_be_redelivered(fresh().await).await;
+    a_failed_batch_leaves_no_delivery_and_no_notification(fresh().await).await;
+    notifications_carry_the_revision_of_their_change(fresh().await).await;
 }
 
 pub fn workspace_batch(id: &str) -> Batch {
@@ -489,4 +496,209 @@ async fn the_schema_reads_back_as_written<S: Store>(store: S) {
     store.commit(writes(vec![rename], 2)).await.unwrap();
     assert_eq!(store.schema("acme").await.unwrap(), Some(schema));
     assert_eq!(store.workspace("acme").await.unwrap().unwrap().name, "Acme");
+}
+
+fn webhook(id: &str, events: &[&str]) -> Webhook {
+    Webhook {
+        id: id.into(),
+        url: format!("http://127.0.0.1:9/{id}"),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        events: events.iter().map(|e| e.to_string()).collect(),
+        created_at: 1_700_000_000_100,
+    }
+}
+
+fn event(ws: &str, kind: &str, n: u32) -> Event {
+    Event { workspace: ws.into(), kind: kind.into(), data: json!({"n": n}), change: None }
+}
+
+async fn hooks<S: Store>(store: &S, ws: &str, list: &[Webhook]) {
+    let batch = Batch {
+        actor: "root".into(),
+        at: 1_700_000_000_100,
+        writes: list.iter().map(|w| Write::PutWebhook { workspace: ws.into(), webhook: w.clone() }).collect(),
+        ..Batch::default()
+    };
+    store.commit(batch).await.unwrap();
+}
+
+fn user_change(ws: &str, id: &str) -> Change {
+    Change::new(ws, Op::PutUser { user: id.into(), workspace_role: "member".into(), kind: UserKind::Regular })
+}
+
+async fn events_become_deliveries_of_the_webhooks_that_want_them<S: Store>(store: S) {
+    store.commit(workspace_batch("ws")).await.unwrap();
+    store.commit(workspace_batch("other")).await.unwrap();
+    hooks(&store, "ws", &[webhook("all", &["*"]), webhook("groups", &["group.*"]), webhook("one", &["user.create"])])
+        .await;
+    hooks(&store, "other", &[webhook("all", &["*"])]).await;
+    let listed: Vec<String> = store.webhooks("ws").await.unwrap().into_iter().map(|w| w.id).collect();
+    assert_eq!(listed, ["all", "groups", "one"]);
+    let batch = Batch {
+        actor: "root".into(),
+        at: 1_700_000_000_200,
+        changes: vec![user_change("ws", "u1")],
+        events: vec![event("ws", "user.create", 1), event("ws", "group.member.put", 2), event("ws", "grant.put", 3)],
+        ..Batch::default()
+    };
+    let revisions = store.commit(batch).await.unwrap();
+    let kinds = |list: Vec<crate::Delivery>| list.into_iter().map(|d| d.event).collect::<Vec<_>>();
+    assert_eq!(
+        kinds(store.deliveries("ws", "all", None, 0, 10).await.unwrap()),
+        ["user.create", "group.member.put", "grant.put"]
+    );
+    assert_eq!(kinds(store.deliveries("ws", "groups", None, 0, 10).await.unwrap()), ["group.member.put"]);
+    assert_eq!(kinds(store.deliveries("ws", "one", None, 0, 10).await.unwrap()), ["user.create"]);
+    // Sealed: the other workspace's subscription heard nothing.
+    assert!(store.deliveries("other", "all", None, 0, 10).await.unwrap().is_empty());
+    let first = &store.deliveries("ws", "one", None, 0, 10).await.unwrap()[0];
+    assert_eq!(first.state, DeliveryState::Pending);
+    assert_eq!(first.attempts, 0);
+    let body: serde_json::Value = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(body["type"], "user.create");
+    assert_eq!(body["data"], json!({"n": 1, "workspace": "ws", "revision": revisions[0].0.to_string()}));
+    assert_eq!(body["timestamp"], "2023-11-14T22:13:20.2Z");
+    // Ending a subscription ends its deliveries; the rest stay.
+    let batch = Batch {
+        actor: "root".into(),
+        at: 1_700_000_000_300,
+        writes: vec![Write::DeleteWebhook { workspace: "ws".into(), id: "groups".into() }],
+        ..Batch::default()
+    };
+    store.commit(batch).await.unwrap();
+    assert!(store.deliveries("ws", "groups", None, 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.deliveries("ws", "all", None, 0, 10).await.unwrap().len(), 3);
+    // Deleting the workspace takes its webhooks and deliveries.
+    let batch = Batch {
+        actor: "root".into(),
+        at: 1_700_000_000_400,
+        writes: vec![Write::DeleteWorkspace { workspace: "ws".into() }],
+        changes: vec![Change::new("ws", Op::DeleteWorkspace)],
+        ..Batch::default()
+    };
+    store.commit(batch).await.unwrap();
+    assert!(store.webhooks("ws").await.unwrap().is_empty());
+    assert!(store.deliveries("ws", "all", None, 0, 10).await.unwrap().is_empty());
+}
+
+async fn deliveries_are_claimed_once_retried_and_die_and_can_be_redelivered<S: Store>(store: S) {
+    store.commit(workspace_batch("ws")).await.unwrap();
+    hooks(&store, "ws", &[webhook("all", &["*"])]).await;
+    let at = 1_700_000_001_000;
+    let batch = Batch {
+        actor: "root".into(),
+        at,
+        events: (0..3).map(|n| event("ws", "user.create", n)).collect(),
+        ..Batch::default()
+    };
+    store.commit(batch).await.unwrap();
+    assert_eq!(store.next_due().await.unwrap(), Some(at));
+    assert!(store.claim_due(at - 1, at + 30_000, 10).await.unwrap().is_empty(), "not due yet");
+    let claimed = store.claim_due(at, at + 30_000, 2).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].url, "http://127.0.0.1:9/all");
+    assert_eq!(claimed[0].workspace, "ws");
+    assert!(claimed[0].secret.starts_with("whsec_"));
+    // Leased: only the third is handed out, and nothing once all three are taken.
+    let third = store.claim_due(at, at + 30_000, 10).await.unwrap();
+    assert_eq!(third.len(), 1);
+    assert!(store.claim_due(at + 1, at + 30_000, 10).await.unwrap().is_empty());
+    // A lease that ran out (a process died mid-attempt) hands it out again.
+    assert_eq!(store.claim_due(at + 30_000, at + 60_000, 10).await.unwrap().len(), 3);
+
+    let (a, b, c) = (claimed[0].delivery.id, claimed[1].delivery.id, third[0].delivery.id);
+    let attempt = |status, next| Attempt { at: at + 5, status, error: None, next };
+    store.record_attempt(a, attempt(Some(204), AttemptNext::Delivered)).await.unwrap();
+    store.record_attempt(b, attempt(Some(503), AttemptNext::RetryAt(at + 1_000))).await.unwrap();
+    let failed =
+        Attempt { at: at + 5, status: None, error: Some("connection refused".into()), next: AttemptNext::Dead };
+    store.record_attempt(c, failed).await.unwrap();
+    let listed = store.deliveries("ws", "all", None, 0, 10).await.unwrap();
+    let states: Vec<_> = listed.iter().map(|d| (d.state, d.attempts, d.last_status)).collect();
+    assert_eq!(
+        states,
+        [
+            (DeliveryState::Delivered, 1, Some(204)),
+            (DeliveryState::Pending, 1, Some(503)),
+            (DeliveryState::Dead, 1, None)
+        ]
+    );
+    assert_eq!(listed[2].last_error.as_deref(), Some("connection refused"));
+    let dead = store.deliveries("ws", "all", Some(DeliveryState::Dead), 0, 10).await.unwrap();
+    assert_eq!(dead.iter().map(|d| d.id).collect::<Vec<_>>(), [c]);
+    // The retry waits for its time.
+    assert_eq!(store.next_due().await.unwrap(), Some(at + 1_000));
+    assert!(store.claim_due(at + 999, at + 40_000, 10).await.unwrap().is_empty());
+    assert_eq!(store.claim_due(at + 1_000, at + 40_000, 10).await.unwrap()[0].delivery.id, b);
+    // A dead delivery comes back on request, with a fresh set of attempts, in its webhook only.
+    assert!(store.redeliver("ws", "nope", c, at + 2_000).await.unwrap().is_none());
+    assert!(store.redeliver("other", "all", c, at + 2_000).await.unwrap().is_none());
+    let again = store.redeliver("ws", "all", c, at + 2_000).await.unwrap().unwrap();
+    assert_eq!((again.state, again.attempts), (DeliveryState::Pending, 0));
+    let due = store.claim_due(at + 2_000, at + 50_000, 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.delivery.id).collect::<Vec<_>>(), [c]);
+    assert_eq!(due[0].delivery.message_id(), format!("msg_{c}"));
+}
+
+async fn a_failed_batch_leaves_no_delivery_and_no_notification<S: Store>(store: S) {
+    store.commit(workspace_batch("ws")).await.unwrap();
+    hooks(&store, "ws", &[webhook("all", &["*"])]).await;
+    let head = store.head().await.unwrap();
+    let batch = Batch {
+        expected_head: Some(Revision(head.0 + 7)),
+        actor: "root".into(),
+        at: 1_700_000_002_000,
+        changes: vec![user_change("ws", "u1")],
+        events: vec![event("ws", "user.create", 1)],
+        notifications: vec![NotificationRecord {
+            workspace: "ws".into(),
+            user: "u1".into(),
+            group: None,
+            reason: "summary".into(),
+            body: json!({}),
+            change: None,
+        }],
+        ..Batch::default()
+    };
+    assert!(matches!(store.commit(batch).await, Err(StoreError::HeadMoved { .. })));
+    assert!(store.deliveries("ws", "all", None, 0, 10).await.unwrap().is_empty());
+    assert!(store.notifications("ws", "u1", 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.next_due().await.unwrap(), None);
+}
+
+async fn notifications_carry_the_revision_of_their_change<S: Store>(store: S) {
+    store.commit(workspace_batch("ws")).await.unwrap();
+    store.commit(workspace_batch("other")).await.unwrap();
+    let note = |ws: &str, user: &str, change, n: u32| NotificationRecord {
+        workspace: ws.into(),
+        user: user.into(),
+        group: Some("marketing".into()),
+        reason: "member_added".into(),
+        body: json!({"n": n}),
+        change,
+    };
+    let batch = Batch {
+        actor: "root".into(),
+        at: 1_700_000_003_000,
+        changes: vec![user_change("ws", "u1"), user_change("ws", "u2")],
+        notifications: vec![
+            note("ws", "u1", Some(0), 1),
+            note("ws", "u2", Some(1), 2),
+            note("ws", "u1", None, 3),
+            note("other", "u1", None, 4),
+        ],
+        ..Batch::default()
+    };
+    let revisions = store.commit(batch).await.unwrap();
+    let mine = store.notifications("ws", "u1", 0, 10).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|n| (n.body["n"].as_u64(), n.revision)).collect::<Vec<_>>(),
+        [(Some(1), revisions[0]), (Some(3), revisions[1])]
+    );
+    assert_eq!(mine[0].group.as_deref(), Some("marketing"));
+    assert_eq!(mine[0].reason, "member_added");
+    assert_eq!(store.notifications("ws", "u1", mine[0].id, 10).await.unwrap().len(), 1, "paged after an id");
+    assert_eq!(store.notifications("ws", "u2", 0, 10).await.unwrap()[0].revision, revisions[1]);
+    // Sealed: the same user id in another workspace has only their own.
+    assert_eq!(store.notifications("other", "u1", 0, 10).await.unwrap().len(), 1);
 }

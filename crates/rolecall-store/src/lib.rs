@@ -102,6 +102,158 @@ pub enum Write {
         kind: String,
         key: String,
     },
+    /// Subscribes a URL to events (or replaces a subscription of the same id).
+    PutWebhook {
+        workspace: String,
+        webhook: Webhook,
+    },
+    /// Ends a subscription; its deliveries go with it.
+    DeleteWebhook {
+        workspace: String,
+        id: String,
+    },
+}
+
+/// A subscription to a workspace's events.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    /// The signing secret (Standard Webhooks: `whsec_` and base64).
+    pub secret: String,
+    /// Event types (`group.member.put`), prefixes (`group.*`) or `*`.
+    pub events: Vec<String>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for Webhook {
+    // The secret never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("id", &self.id).field("url", &self.url).field("events", &self.events).finish()
+    }
+}
+
+impl Webhook {
+    /// Whether the subscription asks for events of type `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        wants(&self.events, kind)
+    }
+}
+
+/// Whether `patterns` (types, `prefix.*` or `*`) cover event type `kind`.
+pub fn wants(patterns: &[String], kind: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => kind.starts_with(prefix),
+        None => p == kind,
+    })
+}
+
+/// Something that happened in a workspace, for its webhooks: committed with the batch, one
+/// delivery per subscription that wants it (the outbox).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub workspace: String,
+    /// e.g. `group.member.put`, `access.changed`.
+    pub kind: String,
+    pub data: serde_json::Value,
+    /// The position in the batch of the change whose revision the event carries; the
+    /// batch's last (or the log's head, for a batch without changes) when `None`.
+    pub change: Option<usize>,
+}
+
+/// A notification to one user (seed 001): what they gained and lost, or a summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationRecord {
+    pub workspace: String,
+    pub user: String,
+    pub group: Option<String>,
+    /// e.g. `member_added`, `privileges_off`, `summary`.
+    pub reason: String,
+    pub body: serde_json::Value,
+    /// As [`Event::change`].
+    pub change: Option<usize>,
+}
+
+/// A notification as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub id: u64,
+    pub user: String,
+    pub group: Option<String>,
+    pub reason: String,
+    pub revision: Revision,
+    pub at: i64,
+    pub body: serde_json::Value,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Delivered,
+    /// Every attempt failed; it waits for a redelivery on request.
+    Dead,
+}
+
+/// One event to one webhook: the message and how its attempts went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: u64,
+    pub webhook: String,
+    pub event: String,
+    /// The exact body that is signed and sent.
+    pub body: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_at: i64,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Delivery {
+    /// The message id receivers see (`webhook-id`): the same on every attempt.
+    pub fn message_id(&self) -> String {
+        format!("msg_{}", self.id)
+    }
+}
+
+/// A delivery taken for an attempt, with where to send it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub delivery: Delivery,
+    pub workspace: String,
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery").field("delivery", &self.delivery).field("url", &self.url).finish()
+    }
+}
+
+/// How an attempt went, and what comes next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub at: i64,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub next: AttemptNext,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptNext {
+    Delivered,
+    /// Try again at this time.
+    RetryAt(i64),
+    /// That was the last try.
+    Dead,
 }
 
 /// The kinds of labels the service keeps.
@@ -183,6 +335,9 @@ pub struct Batch {
     /// Appended to the change log in order; each gets the next revision.
     pub changes: Vec<Change>,
     pub audit: Vec<AuditRecord>,
+    pub notifications: Vec<NotificationRecord>,
+    /// Fanned out to the deliveries of the workspace's webhooks in the same transaction.
+    pub events: Vec<Event>,
 }
 
 /// A change as the log holds it.
@@ -335,6 +490,54 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn api_keys(&self, workspace: &str) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
 
     fn group(&self, workspace: &str, id: &str) -> impl Future<Output = Result<Option<Group>, StoreError>> + Send;
+
+    /// A workspace's webhooks, oldest first.
+    fn webhooks(&self, workspace: &str) -> impl Future<Output = Result<Vec<Webhook>, StoreError>> + Send;
+
+    /// Deliveries of one webhook after delivery `after`, optionally in one state, oldest first.
+    fn deliveries(
+        &self,
+        workspace: &str,
+        webhook: &str,
+        state: Option<DeliveryState>,
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// Takes up to `limit` pending deliveries due at `now` for an attempt: none of them is
+    /// handed out again (to this or another process) until `lease_until` or until its
+    /// attempt is recorded.
+    fn claim_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<DueDelivery>, StoreError>> + Send;
+
+    /// Records an attempt of a delivery taken with [`Store::claim_due`].
+    fn record_attempt(&self, delivery: u64, attempt: Attempt) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Makes a delivery pending again, due at `now`, with a fresh set of attempts.
+    /// `None` when there is no such delivery in the workspace's webhook.
+    fn redeliver(
+        &self,
+        workspace: &str,
+        webhook: &str,
+        delivery: u64,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Delivery>, StoreError>> + Send;
+
+    /// When the earliest pending delivery is due, if any.
+    fn next_due(&self) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// One user's notifications after notification `after`, oldest first.
+    fn notifications(
+        &self,
+        workspace: &str,
+        user: &str,
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
 
     /// Groups of a workspace whose name or description contains `query` (any case) and
     /// that carry `tag`, by id.

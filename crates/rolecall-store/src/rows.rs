@@ -42,8 +42,28 @@ pub fn conflict(write: &Write) -> String {
             format!("group name `{}` is already used in workspace `{workspace}`", group.name)
         }
         Write::PutApiKey { key, .. } => format!("API key `{}` already exists", key.id),
+        Write::PutWebhook { webhook, .. } => format!("webhook `{}` already exists", webhook.id),
         other => format!("conflicting write: {other:?}"),
     }
+}
+
+/// The body of an event's deliveries (Standard Webhooks' payload: `type`, `timestamp`,
+/// `data`), with the revision it happened at in `data`.
+pub fn event_body(event: &crate::Event, revision: rolecall_model::Revision, at: i64) -> Result<String, StoreError> {
+    let mut data = event.data.clone();
+    if let serde_json::Value::Object(fields) = &mut data {
+        fields.insert("workspace".into(), event.workspace.clone().into());
+        fields.insert("revision".into(), revision.0.to_string().into());
+    }
+    text(&serde_json::json!({"type": event.kind, "timestamp": rfc3339(at), "data": data}))
+}
+
+/// Milliseconds since the Unix epoch as an RFC 3339 UTC time (`2026-11-23T14:05:09.007Z`).
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 /// A subject as its `(subject_kind, subject_id)` columns.
@@ -63,4 +83,14 @@ pub fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Pag
         None
     };
     Page { items, next }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_written_in_rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(super::rfc3339(1_795_442_709_007), "2026-11-23T14:05:09.007Z");
+    }
 }
