@@ -42,7 +42,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Engine(engine) => engine_status(engine),
             ServiceError::Field(_) | ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::ApiKeyNotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::ApiKeyNotFound(_) | ServiceError::WebhookNotFound(_) | ServiceError::DeliveryNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             ServiceError::Conflict(_) | ServiceError::RoleConflict { .. } => StatusCode::CONFLICT,
             ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::NotYet { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -52,6 +52,18 @@ pub struct RoleChange {
     pub after: Option<String>,
 }
 
+impl RoleChange {
+    /// Whether the user gained (a role where they had none, or a higher one); otherwise
+    /// they lost.
+    pub fn gained(&self, index: &WorkspaceIndex) -> bool {
+        let level = |role: &Option<String>| {
+            let ty = index.type_by_name(&self.resource.kind).ok().map(|t| index.schema.ty(t));
+            role.as_deref().and_then(|r| ty.and_then(|ty| ty.roles.iter().position(|x| x == r)))
+        };
+        level(&self.after) > level(&self.before)
+    }
+}
+
 /// What one change did to the access of the members of a group that asks for
 /// notifications (`notify: on_change`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,27 +99,34 @@ impl Engine {
             c.workspace == first.workspace
                 && !matches!(c.op, Op::CreateWorkspace { .. } | Op::DeleteWorkspace | Op::ReplaceSchema { .. })
         };
-        if !changes.iter().all(plain) || !changes.iter().any(|c| through_group(&c.op).is_some()) {
+        if !changes.iter().all(plain) {
             return Ok(Vec::new());
         }
-        let mut state = self.workspace(&first.workspace)?.clone();
+        let index = self.workspace(&first.workspace)?;
+        // Only a group that asks (now, or as set in this batch) makes this worth a copy.
+        let asks = |c: &Change| match &c.op {
+            Op::PutGroup { notify, .. } => *notify == Notify::OnChange,
+            op => through_group(op).is_some_and(|g| index.group_notify(g) == Some(Notify::OnChange)),
+        };
+        if !changes.iter().any(asks) {
+            return Ok(Vec::new());
+        }
+        let mut state = index.clone();
         let mut found = Vec::new();
         for (at, change) in changes.iter().enumerate() {
-            let watched = through_group(&change.op).and_then(|group| state.watch(&change.op, group));
+            // Whether the group asks is known before the change: its setting after the
+            // change is the one it has now, but for a `PutGroup`, which says it.
+            let asked = match &change.op {
+                Op::PutGroup { notify, .. } => Some(*notify),
+                op => through_group(op).and_then(|g| state.group_notify(g)),
+            };
+            let watched = through_group(&change.op)
+                .filter(|_| asked == Some(Notify::OnChange))
+                .and_then(|group| state.watch(&change.op, group));
             let before = watched.is_some().then(|| state.clone());
             let plan = state.prepare(&change.op)?;
             state.commit(plan);
             let (Some((group, reason, groups, extra)), Some(before)) = (watched, before) else { continue };
-            // A group created with `notify` in this very batch, or switched to it, is
-            // decided by its setting after the change; a deleted one by its last setting.
-            let notify = state.group_notify(&group);
-            let asked = match reason {
-                AccessReason::GroupDeleted => before.group_notify(&group),
-                _ => notify,
-            };
-            if asked != Some(Notify::OnChange) {
-                continue;
-            }
             let resources = reach_of(&before, &state, &groups, extra);
             let users = diff(&before, &state, &resources);
             if !users.is_empty() {

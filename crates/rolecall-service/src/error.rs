@@ -14,6 +14,10 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("API key `{0}` not found")]
     ApiKeyNotFound(String),
+    #[error("webhook `{0}` not found")]
+    WebhookNotFound(String),
+    #[error("delivery {0} not found")]
+    DeliveryNotFound(u64),
     /// Input the service cannot take (a malformed import, say).
     #[error("{0}")]
     Invalid(String),
@@ -53,6 +57,8 @@ impl ServiceError {
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::Invalid(_) => "invalid_input",
             ServiceError::ApiKeyNotFound(_) => "api_key_not_found",
+            ServiceError::WebhookNotFound(_) => "webhook_not_found",
+            ServiceError::DeliveryNotFound(_) => "delivery_not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::RoleConflict { .. } => "role_conflict",
             ServiceError::TooLarge(_) => "too_large",

@@ -51,6 +51,8 @@ pub(crate) struct Core {
     synced_at: AtomicU64,
     /// Wakes the follower (a question waits for a revision it has not seen).
     pub(crate) poke: tokio::sync::Notify,
+    /// Wakes the webhook dispatcher (a command wrote deliveries, or one was redelivered).
+    pub(crate) outbox: std::sync::Arc<tokio::sync::Notify>,
     /// `None` when this process is the only writer: the engine is always current.
     pub(crate) follow: Option<Follow>,
 }
@@ -71,6 +73,7 @@ impl Core {
             started,
             synced_at: AtomicU64::new(0),
             poke: tokio::sync::Notify::new(),
+            outbox: Default::default(),
             follow,
         })
     }

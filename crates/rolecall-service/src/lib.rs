@@ -14,6 +14,7 @@ mod commands;
 mod error;
 mod follow;
 mod transfer;
+mod webhooks;
 
 use std::sync::{Arc, RwLockReadGuard};
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub use commands::BulkAction;
 pub use error::ServiceError;
 pub use follow::Follow;
 pub use transfer::{EXPORT_FORMAT, Export, ImportChunk, MAX_IMPORT_CHUNK};
+pub use webhooks::{DeliveryPolicy, Dispatcher, MAX_EVENT_PATTERNS, MAX_URL_LEN, signature_headers, validate_webhook};
 
 /// How fresh an answer must be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -197,6 +199,9 @@ impl<S: Store> Service<S> {
             allowed.check(&engine)?;
             let said = precondition(&engine)?;
             engine.validate_all(&batch.changes)?;
+            // What the batch does to the access of members of groups that ask to be told.
+            let told = engine.access_changes(&batch.changes)?;
+            webhooks::record(&mut batch, &engine, told);
             Ok::<_, ServiceError>(said)
         };
         let said = match prepared.await {
@@ -206,6 +211,7 @@ impl<S: Store> Service<S> {
                 return Err(refused);
             }
         };
+        let wrote_deliveries = !batch.events.is_empty();
         batch.expected_head = Some(head);
         batch.at = now_ms();
         let revisions = lock.commit(batch.clone()).await?;
@@ -217,6 +223,9 @@ impl<S: Store> Service<S> {
         }
         drop(engine);
         self.core.mark_synced(asked);
+        if wrote_deliveries {
+            self.core.outbox.notify_one();
+        }
         Ok((said, revisions.last().copied().unwrap_or(head)))
     }
 

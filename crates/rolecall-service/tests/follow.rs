@@ -144,6 +144,58 @@ impl Store for Unreliable {
     ) -> Result<Page<Group>, StoreError> {
         self.inner.groups(ws, query, tag, page).await
     }
+
+    async fn webhooks(&self, ws: &str) -> Result<Vec<rolecall_store::Webhook>, StoreError> {
+        self.inner.webhooks(ws).await
+    }
+
+    async fn deliveries(
+        &self,
+        ws: &str,
+        webhook: &str,
+        state: Option<rolecall_store::DeliveryState>,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<rolecall_store::Delivery>, StoreError> {
+        self.inner.deliveries(ws, webhook, state, after, limit).await
+    }
+
+    async fn claim_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<rolecall_store::DueDelivery>, StoreError> {
+        self.inner.claim_due(now, lease_until, limit).await
+    }
+
+    async fn record_attempt(&self, delivery: u64, attempt: rolecall_store::Attempt) -> Result<(), StoreError> {
+        self.inner.record_attempt(delivery, attempt).await
+    }
+
+    async fn redeliver(
+        &self,
+        ws: &str,
+        webhook: &str,
+        delivery: u64,
+        now: i64,
+    ) -> Result<Option<rolecall_store::Delivery>, StoreError> {
+        self.inner.redeliver(ws, webhook, delivery, now).await
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        self.inner.next_due().await
+    }
+
+    async fn notifications(
+        &self,
+        ws: &str,
+        user: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<rolecall_store::Notification>, StoreError> {
+        self.inner.notifications(ws, user, after, limit).await
+    }
 }
 
 fn ann() -> User {

@@ -11,6 +11,9 @@ use rolecall_service::{Actor, BulkAction, Consistency, GrantOutcome, Service};
 use rolecall_store::Store;
 use rolecall_store_sqlite::SqliteStore;
 
+#[path = "it/webhooks.rs"]
+mod webhooks;
+
 const WS: &str = "acme";
 
 async fn open(dir: &std::path::Path) -> Service<SqliteStore> {
