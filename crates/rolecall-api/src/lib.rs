@@ -7,6 +7,7 @@ mod listing;
 mod manage;
 mod observe;
 pub mod openapi;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -96,6 +97,13 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route(&format!("{ws}/users/{{id}}/activity"), post(manage::record_activity::<S>))
         .route(&format!("{ws}/groups"), post(create_group::<S>).get(listing::list_groups::<S>))
         .route(&format!("{ws}/groups/bulk"), post(manage::bulk::<S>))
+        .route(&format!("{ws}/groups/notify"), post(webhooks::notify_groups::<S>))
+        .route(&format!("{ws}/groups/{{g}}/notify"), post(webhooks::notify_group::<S>))
+        .route(&format!("{ws}/users/{{id}}/notifications"), get(webhooks::list_notifications::<S>))
+        .route(&format!("{ws}/webhooks"), post(webhooks::create_webhook::<S>).get(webhooks::list_webhooks::<S>))
+        .route(&format!("{ws}/webhooks/{{id}}"), get(webhooks::get_webhook::<S>).delete(webhooks::delete_webhook::<S>))
+        .route(&format!("{ws}/webhooks/{{id}}/deliveries"), get(webhooks::list_deliveries::<S>))
+        .route(&format!("{ws}/webhooks/{{id}}/deliveries/{{delivery}}/redeliver"), post(webhooks::redeliver::<S>))
         .route(
             &format!("{ws}/groups/{{id}}"),
             get(listing::get_group::<S>).patch(manage::patch_group::<S>).delete(listing::delete_group::<S>),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use rolecall_model::Limits;
-use rolecall_service::{Follow, Service};
+use rolecall_service::{DeliveryPolicy, Follow, Service};
 use rolecall_store::Store;
 use rolecall_store_postgres::PostgresStore;
 use rolecall_store_sqlite::SqliteStore;
@@ -44,6 +44,16 @@ enum Command {
         /// not confirm for this many milliseconds that it has every change of the log.
         #[arg(long, env = "ROLECALL_MAX_STALENESS_MS", default_value_t = 2_000)]
         max_staleness_ms: u64,
+        /// Webhooks: attempts per delivery (the first included) before it is dead.
+        #[arg(long, env = "ROLECALL_WEBHOOK_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
+        webhook_attempts: u32,
+        /// Webhooks: the wait after a first failed attempt, in milliseconds; it doubles after
+        /// each further failure (at most an hour).
+        #[arg(long, env = "ROLECALL_WEBHOOK_RETRY_MS", default_value_t = 10_000)]
+        webhook_retry_ms: u64,
+        /// Webhooks: how long a receiver may take to answer, in milliseconds.
+        #[arg(long, env = "ROLECALL_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+        webhook_timeout_ms: u64,
         /// Log format: `json` (one object per line) or `text`. Levels by `RUST_LOG`.
         #[arg(long, env = "ROLECALL_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
         log_format: String,
@@ -93,15 +103,29 @@ async fn main() -> anyhow::Result<()> {
             let status = client::run(&cli.connection, command).await?;
             std::process::exit(status);
         }
-        Command::Serve { listen, database, log_format, max_staleness_ms } => {
+        Command::Serve {
+            listen,
+            database,
+            log_format,
+            max_staleness_ms,
+            webhook_attempts,
+            webhook_retry_ms,
+            webhook_timeout_ms,
+        } => {
             init_logs(&log_format);
+            let delivery = DeliveryPolicy {
+                max_attempts: webhook_attempts,
+                first_retry: std::time::Duration::from_millis(webhook_retry_ms),
+                timeout: std::time::Duration::from_millis(webhook_timeout_ms),
+                ..DeliveryPolicy::default()
+            };
             let follow =
                 Follow { max_staleness: std::time::Duration::from_millis(max_staleness_ms), ..Follow::default() };
             match database.as_deref() {
                 Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                     let store = PostgresStore::open(url).await.context("opening the PostgreSQL database")?;
                     // Every replica needs the same root key: set ROLECALL_ROOT_KEY for them all.
-                    serve(store, &root_key(Path::new("rolecall-data"))?, &listen, follow).await
+                    serve(store, &root_key(Path::new("rolecall-data"))?, &listen, follow, delivery).await
                 }
                 None | Some(_) => {
                     let path = match database.as_deref() {
@@ -112,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
                     let data_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                     let store =
                         SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
-                    serve(store, &root_key(&data_dir)?, &listen, follow).await
+                    serve(store, &root_key(&data_dir)?, &listen, follow, delivery).await
                 }
             }
         }
@@ -120,8 +144,16 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Loads the engine from `store`'s log and serves the API until Ctrl-C.
-async fn serve<S: Store>(store: S, root_key: &str, listen: &str, follow: Follow) -> anyhow::Result<()> {
+async fn serve<S: Store>(
+    store: S,
+    root_key: &str,
+    listen: &str,
+    follow: Follow,
+    delivery: DeliveryPolicy,
+) -> anyhow::Result<()> {
     let service = Service::open_following(store, Limits::default(), follow).await.context("loading the change log")?;
+    // Delivers the webhook outbox until the server stops (what is pending survives a restart).
+    let _dispatcher = service.start_dispatcher(delivery)?;
     let state = Arc::new(rolecall_api::AppState::new(service, root_key));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     println!("rolecall: serving on http://{}", listener.local_addr()?);

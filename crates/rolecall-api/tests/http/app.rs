@@ -21,6 +21,18 @@ pub struct App {
     client: reqwest::Client,
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
+    _dispatcher: rolecall_service::Dispatcher,
+}
+
+/// Webhook retries fast enough for a test: three attempts, 50 ms and 100 ms apart.
+pub fn delivery_policy() -> rolecall_service::DeliveryPolicy {
+    rolecall_service::DeliveryPolicy {
+        max_attempts: 3,
+        first_retry: std::time::Duration::from_millis(50),
+        poll: std::time::Duration::from_millis(50),
+        timeout: std::time::Duration::from_secs(2),
+        ..rolecall_service::DeliveryPolicy::default()
+    }
 }
 
 /// One answer: status, JSON body (`null` when empty) and the revision header.
@@ -50,7 +62,7 @@ impl App {
     /// Starts a server on the data in `dir` (a restart when it holds data). On PostgreSQL
     /// the directory holds the URL of the test's database.
     pub async fn start_in(dir: TempDir, limits: Limits) -> App {
-        let router = if crate::POSTGRES {
+        let (router, dispatcher) = if crate::POSTGRES {
             let file = dir.path().join("database-url");
             let url = match std::fs::read_to_string(&file) {
                 Ok(url) => url,
@@ -64,11 +76,13 @@ impl App {
             };
             let store = PostgresStore::open(&url).await.unwrap();
             let service = Service::open(store, limits).await.unwrap();
-            rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT)))
+            let dispatcher = service.start_dispatcher(delivery_policy()).unwrap();
+            (rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT))), dispatcher)
         } else {
             let store = SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
             let service = Service::open(store, limits).await.unwrap();
-            rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT)))
+            let dispatcher = service.start_dispatcher(delivery_policy()).unwrap();
+            (rolecall_api::router(Arc::new(rolecall_api::AppState::new(service, ROOT))), dispatcher)
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -82,7 +96,7 @@ impl App {
                 .unwrap();
         });
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        App { addr, dir, client, shutdown, server }
+        App { addr, dir, client, shutdown, server, _dispatcher: dispatcher }
     }
 
     /// Another server on the same data, as a second replica behind a load balancer would

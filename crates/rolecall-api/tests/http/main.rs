@@ -19,3 +19,4 @@ mod fixtures;
 mod observe;
 mod openapi;
 mod restart;
+mod webhooks;

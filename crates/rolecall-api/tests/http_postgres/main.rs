@@ -27,3 +27,5 @@ mod observe;
 mod openapi;
 #[path = "../http/restart.rs"]
 mod restart;
+#[path = "../http/webhooks.rs"]
+mod webhooks;
