@@ -1,6 +1,7 @@
 //! Rolecall's HTTP API (API.md): the axum router, the JSON wire types and authentication.
 //! Only this crate knows HTTP and JSON wire shapes; it calls the service for everything.
 
+mod authzen;
 mod error;
 mod json;
 mod listing;
@@ -161,6 +162,18 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route(&format!("{ws}/lookup/subjects"), post(lookup_subjects::<S>))
         .route(&format!("{ws}/explain"), post(explain::<S>))
         .route(&format!("{ws}/data-filter"), post(data_filter::<S>))
+        .route("/.well-known/authzen-configuration", get(authzen::root_metadata))
+        .route(&format!("{ws}/.well-known/authzen-configuration"), get(authzen::workspace_metadata))
+        .route("/access/v1/evaluation", post(authzen::root_evaluation::<S>))
+        .route("/access/v1/evaluations", post(authzen::root_evaluations::<S>))
+        .route("/access/v1/search/subject", post(authzen::root_search_subject::<S>))
+        .route("/access/v1/search/resource", post(authzen::root_search_resource::<S>))
+        .route("/access/v1/search/action", post(authzen::root_search_action::<S>))
+        .route(&format!("{ws}/access/v1/evaluation"), post(authzen::evaluation_in::<S>))
+        .route(&format!("{ws}/access/v1/evaluations"), post(authzen::evaluations_in::<S>))
+        .route(&format!("{ws}/access/v1/search/subject"), post(authzen::search_subject_in::<S>))
+        .route(&format!("{ws}/access/v1/search/resource"), post(authzen::search_resource_in::<S>))
+        .route(&format!("{ws}/access/v1/search/action"), post(authzen::search_action_in::<S>))
         // Enforced by the extractors, so an oversized body is a JSON 413 like every error.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .route_layer(axum::middleware::from_fn(observe::track))
@@ -225,6 +238,11 @@ impl<S: Store> axum::extract::FromRequestParts<Arc<AppState<S>>> for Caller {
 }
 
 impl Caller {
+    /// The key's own power, whoever it acts as.
+    fn base(&self) -> &Actor {
+        &self.base
+    }
+
     /// The actor for a request about `workspace` (`None` outside any workspace).
     fn actor(&self, workspace: Option<&str>) -> Result<Actor, ApiError> {
         let Some(user) = &self.acting_as else { return Ok(self.base.clone()) };

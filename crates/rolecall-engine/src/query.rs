@@ -266,6 +266,20 @@ impl WorkspaceIndex {
 }
 
 impl WorkspaceIndex {
+    /// Every action a resource of `kind` has: its schema type's actions (lowest role
+    /// first), a group's management actions, or the workspace's capabilities.
+    pub fn actions_of(&self, kind: &str) -> Result<Vec<&str>, EngineError> {
+        Ok(match self.kind(kind)? {
+            Kind::Typed(t) => {
+                let mut actions: Vec<_> = self.schema.ty(t).actions.iter().collect();
+                actions.sort_by_key(|(name, level)| (*level, name.as_str()));
+                actions.into_iter().map(|(name, _)| name.as_str()).collect()
+            }
+            Kind::Group => crate::GroupAction::ALL.iter().map(|a| a.name()).collect(),
+            Kind::Workspace => self.schema.capabilities.iter().map(|c| c.name.as_str()).collect(),
+        })
+    }
+
     /// Refuses a resource that is not registered (unknown type or id).
     pub fn require_resource(&self, resource: &ResourceRef) -> Result<(), EngineError> {
         self.resource_by_ref(resource).map(|_| ())

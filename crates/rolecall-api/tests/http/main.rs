@@ -9,6 +9,7 @@ const POSTGRES: bool = false;
 
 mod app;
 mod authz;
+mod authzen;
 mod bad_input;
 mod concurrency;
 #[path = "../../../rolecall-engine/tests/it/dsl.rs"]

@@ -10,6 +10,8 @@ const POSTGRES: bool = true;
 mod app;
 #[path = "../http/authz.rs"]
 mod authz;
+#[path = "../http/authzen.rs"]
+mod authzen;
 #[path = "../http/bad_input.rs"]
 mod bad_input;
 #[path = "../http/concurrency.rs"]
