@@ -86,6 +86,8 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route(&format!("{ws}/api-keys"), post(create_api_key::<S>).get(manage::list_api_keys::<S>))
         .route(&format!("{ws}/api-keys/{{id}}"), axum::routing::delete(manage::delete_api_key::<S>))
         .route(&format!("{ws}/export"), get(manage::export::<S>))
+        .route(&format!("{ws}/export/spicedb"), get(manage::export_spicedb::<S>))
+        .route(&format!("{ws}/export/openfga"), get(manage::export_openfga::<S>))
         .route(
             &format!("{ws}/import"),
             post(manage::import::<S>).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BODY)),

@@ -883,6 +883,31 @@ pub async fn export<S: Store>(
     Ok(Json(state.service.export(&actor, &ws).await?))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/export/spicedb", tag = "workspaces",
+    summary = "Access to the workspace's resources as a SpiceDB schema and relationships (a zed validation file, YAML)",
+    responses((status = 200, description = "The file", content_type = "application/yaml", body = String)))]
+pub async fn export_spicedb<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    let export = state.service.export_spicedb(&actor, &ws).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/yaml")], export.to_yaml()))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/export/openfga", tag = "workspaces",
+    summary = "Access to the workspace's resources as an OpenFGA model (DSL) and tuples",
+    responses((status = 200, description = "`{\"model\": <DSL>, \"tuples\": [{\"user\", \"relation\", \"object\"}]}`", body = Object)))]
+pub async fn export_openfga<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    caller: Caller,
+) -> Result<Json<rolecall_service::interop::OpenFgaExport>, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    Ok(Json(state.service.export_openfga(&actor, &ws).await?))
+}
+
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/import", tag = "workspaces",
     summary = "Write one chunk of an export (users, groups, resources, labels, facts) in one transaction",
     request_body = Object,

@@ -175,7 +175,7 @@ pub struct Scope(pub BTreeMap<String, Vec<String>>);
     ),
     paths(
         crate::create_workspace, crate::manage::get_workspace, crate::manage::delete_workspace,
-        crate::manage::get_schema, crate::manage::put_schema, crate::create_api_key, crate::manage::list_api_keys, crate::manage::delete_api_key, crate::manage::export,
+        crate::manage::get_schema, crate::manage::put_schema, crate::create_api_key, crate::manage::list_api_keys, crate::manage::delete_api_key, crate::manage::export, crate::manage::export_spicedb, crate::manage::export_openfga,
         crate::manage::import,
         crate::create_user, crate::listing::list_users, crate::listing::get_user, crate::manage::patch_user,
         crate::listing::delete_user, crate::manage::record_activity,

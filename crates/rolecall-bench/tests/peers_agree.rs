@@ -136,3 +136,128 @@ fn spicedb_gives_rolecall_answers() {
     }
     assert!(found > 1000, "the lookups find something ({found})");
 }
+
+/// A workspace exported for SpiceDB (`rolecall_service::interop`), loaded into the real
+/// SpiceDB engine, answers every action of every user on every resource as Rolecall does:
+/// three levels of parents with locked and unlocked inheritance, deny roles on two levels,
+/// roles implied by the workspace role, nested groups, Everyone, a group whose privileges
+/// are off, one-time users, and ids SpiceDB must have escaped.
+#[test]
+fn a_spicedb_export_answers_as_rolecall_does() {
+    use rolecall_model::{Change, Limits, MemberRole, Notify, Op, SchemaDoc, Subject, UserKind, Visibility};
+    let schema = SchemaDoc::from_json(
+        r#"{
+        "workspace_roles": ["consumer", "member", "creator", "admin", "owner"],
+        "admin_roles": ["admin", "owner"],
+        "resource_types": {
+            "app": {"roles": ["runner", "admin"], "actions": {"run": "runner", "update": "admin"},
+                    "implied_by_workspace_role": {"owner": "admin", "creator": "runner"}},
+            "workflow": {"parent": "app", "roles": ["runner", "editor", "admin"], "deny_role": "restricted",
+                    "actions": {"run": "runner", "edit": "editor", "update": "admin"},
+                    "from_parent": {"runner": "runner", "admin": "admin"}, "locked_from_parent": ["admin"]},
+            "step": {"parent": "workflow", "roles": ["viewer", "editor"], "deny_role": "blocked",
+                    "actions": {"view": "viewer", "edit": "editor"},
+                    "from_parent": {"runner": "viewer", "editor": "editor"}, "locked_from_parent": ["viewer"]}
+        }
+    }"#,
+    )
+    .unwrap();
+    let ws = "acme-co";
+    let mut engine = rolecall_engine::Engine::new(Limits::default());
+    let mut ok = |op: Op| engine.apply(&Change::new(ws, op.clone())).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    ok(Op::CreateWorkspace { schema });
+    let users = [
+        ("alice@acme.com", "member", UserKind::Regular),
+        ("bob", "member", UserKind::Regular),
+        ("carol:ops", "creator", UserKind::Regular),
+        ("dan", "consumer", UserKind::OneTime),
+        ("erin", "admin", UserKind::Regular),
+        ("olga", "owner", UserKind::Regular),
+        ("pat", "member", UserKind::Regular),
+    ];
+    for (user, role, kind) in users {
+        ok(Op::PutUser { user: user.into(), workspace_role: role.into(), kind });
+    }
+    let group = |id: &str, apply_privileges| Op::PutGroup {
+        group: id.into(),
+        visibility: Visibility::Public,
+        apply_privileges,
+        notify: Notify::None,
+    };
+    ok(group("sales", true));
+    ok(group("sales.emea", true));
+    ok(group("paused", false));
+    ok(Op::PutChildGroup { group: "sales".into(), child: "sales.emea".into() });
+    for (g, u) in [("sales.emea", "alice@acme.com"), ("sales", "bob"), ("paused", "pat"), ("paused", "dan")] {
+        ok(Op::PutMember { group: g.into(), user: u.into(), role: MemberRole::Member });
+    }
+    let r = ResourceRef::new;
+    ok(Op::PutResource { resource: r("app", "crm"), parent: None });
+    ok(Op::PutResource { resource: r("app", "hr"), parent: None });
+    ok(Op::PutResource { resource: r("workflow", "leads"), parent: Some(r("app", "crm")) });
+    ok(Op::PutResource { resource: r("workflow", "deals"), parent: Some(r("app", "crm")) });
+    ok(Op::PutResource { resource: r("workflow", "payroll"), parent: Some(r("app", "hr")) });
+    ok(Op::PutResource { resource: r("step", "score"), parent: Some(r("workflow", "leads")) });
+    ok(Op::PutResource { resource: r("step", "close"), parent: Some(r("workflow", "deals")) });
+    ok(Op::PutResource { resource: r("step", "loose"), parent: None });
+    let grants = [
+        ("app", "crm", Subject::Group("sales".into()), "runner"),
+        ("app", "crm", Subject::User("pat".into()), "admin"),
+        ("workflow", "leads", Subject::User("alice@acme.com".into()), "editor"),
+        ("workflow", "deals", Subject::Group("sales.emea".into()), "restricted"),
+        ("workflow", "deals", Subject::User("pat".into()), "restricted"),
+        ("workflow", "payroll", Subject::Group("everyone".into()), "runner"),
+        ("workflow", "payroll", Subject::User("bob".into()), "restricted"),
+        ("app", "hr", Subject::Group("paused".into()), "admin"),
+        ("step", "score", Subject::User("bob".into()), "blocked"),
+        ("step", "loose", Subject::Group("workspace-admins".into()), "editor"),
+        ("step", "close", Subject::User("carol:ops".into()), "editor"),
+    ];
+    for (kind, id, subject, role) in grants {
+        ok(Op::PutGrant { resource: r(kind, id), subject, role: role.into() });
+    }
+    let index = engine.workspace(ws).unwrap();
+    let export = rolecall_service::interop::spicedb(index);
+
+    let mut checks = Vec::new();
+    let mut expected = Vec::new();
+    for resource in index.resource_refs() {
+        for action in index.actions_of(&resource.kind).unwrap() {
+            let (definition, permission) =
+                rolecall_service::interop::exported_names(index, &resource.kind, action).unwrap();
+            for (user, _, _) in users {
+                expected.push(index.check(user, action, &resource).unwrap().allowed);
+                checks.push([
+                    definition.clone(),
+                    rolecall_service::interop::spicedb_id(&resource.id),
+                    permission.clone(),
+                    rolecall_service::interop::spicedb_id(user),
+                ]);
+            }
+        }
+    }
+    let answers = spicedb::check_export(&export.to_yaml(), &checks).unwrap();
+
+    // The same workspace for OpenFGA passes OpenFGA's own validation, every tuple included.
+    let fga = rolecall_service::interop::openfga(index);
+    let model = spicedb::check_openfga(&serde_json::to_value(&fga).unwrap()).unwrap();
+    let types: Vec<&str> =
+        model["type_definitions"].as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["user", "group", "workspace", "app", "step", "workflow"]);
+    assert!(
+        fga.tuples
+            .iter()
+            .any(|t| t.user == "user:alice@acme.com" && t.relation == "editor" && t.object == "workflow:leads")
+    );
+    assert_eq!(answers.len(), expected.len());
+    let differ: Vec<_> = checks.iter().zip(answers.iter().zip(&expected)).filter(|(_, (a, e))| a != e).collect();
+    assert!(
+        differ.is_empty(),
+        "SpiceDB differs on {} of {} checks: {differ:?}\n{}",
+        differ.len(),
+        checks.len(),
+        export.to_yaml()
+    );
+    assert!(expected.iter().filter(|a| **a).count() > 30, "the fixture allows a fair share");
+    assert!(expected.iter().filter(|a| !**a).count() > 30, "and denies a fair share");
+}

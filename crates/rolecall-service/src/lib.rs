@@ -13,6 +13,7 @@ mod allowed;
 mod commands;
 mod error;
 mod follow;
+pub mod interop;
 mod transfer;
 mod webhooks;
 
@@ -494,6 +495,18 @@ impl<S: Store> Service<S> {
             ..Batch::default()
         };
         self.run(&allowed, batch).await
+    }
+
+    /// The workspace as a SpiceDB schema and relationships (`interop`). Admins (and keys).
+    pub async fn export_spicedb(&self, actor: &Actor, workspace: &str) -> Result<interop::SpiceDbExport, ServiceError> {
+        self.require_admin(actor, workspace).await?;
+        Ok(interop::spicedb(self.read()?.workspace(workspace)?))
+    }
+
+    /// The workspace as an OpenFGA model and tuples (`interop`). Admins (and keys).
+    pub async fn export_openfga(&self, actor: &Actor, workspace: &str) -> Result<interop::OpenFgaExport, ServiceError> {
+        self.require_admin(actor, workspace).await?;
+        Ok(interop::openfga(self.read()?.workspace(workspace)?))
     }
 
     /// Brings the engine up to the log's head before a write is authorized, when other

@@ -70,6 +70,10 @@ pub enum ClientCommand {
         workspace: String,
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// `rolecall` (a document `import` takes back), `spicedb` (a zed validation file)
+        /// or `openfga` (the model and tuples, JSON).
+        #[arg(long, default_value = "rolecall", value_parser = ["rolecall", "spicedb", "openfga"])]
+        format: String,
     },
     /// Create a workspace from an export file, in chunks, with a progress bar.
     Import {
@@ -195,9 +199,21 @@ pub async fn run(connection: &Connection, command: ClientCommand) -> anyhow::Res
         ClientCommand::Schema(SchemaCommand::Get { workspace }) => {
             print(&client.call("GET", &format!("/v1/workspaces/{workspace}/schema"), None).await?)?;
         }
-        ClientCommand::Export { workspace, output } => {
-            let doc = client.call("GET", &format!("/v1/workspaces/{workspace}/export"), None).await?;
-            let text = serde_json::to_string_pretty(&doc)?;
+        ClientCommand::Export { workspace, output, format } => {
+            let text = match format.as_str() {
+                "spicedb" => {
+                    match client.call("GET", &format!("/v1/workspaces/{workspace}/export/spicedb"), None).await? {
+                        Value::String(yaml) => yaml,
+                        other => bail!("the server answered something other than a file: {other}"),
+                    }
+                }
+                "openfga" => serde_json::to_string_pretty(
+                    &client.call("GET", &format!("/v1/workspaces/{workspace}/export/openfga"), None).await?,
+                )?,
+                _ => serde_json::to_string_pretty(
+                    &client.call("GET", &format!("/v1/workspaces/{workspace}/export"), None).await?,
+                )?,
+            };
             match output {
                 Some(path) => {
                     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;

