@@ -31,7 +31,7 @@ pub use explain::{Explanation, Path, Step};
 pub use facts::{MemberPage, PermissionSetInfo, PolicyInfo};
 pub use index::{Builtin, BuiltinSet, EVERYONE, Scope, WORKSPACE_ADMINS, WorkspaceIndex};
 pub use manage::GroupAction;
-pub use notify::{AccessReason, AccessSummary, GroupAccessChange, RoleChange};
+pub use notify::{AccessClass, AccessReason, AccessSummary, GroupAccessChange, RoleChange};
 pub use query::{ResourceSet, SubjectSet};
 
 /// Every workspace's index and the revision applied so far.

@@ -72,9 +72,29 @@ pub struct GroupAccessChange {
     pub change: usize,
     pub group: String,
     pub reason: AccessReason,
-    /// By user, in id order; each user's roles by resource. Users whose access did not
-    /// change are absent.
-    pub users: Vec<(String, Vec<RoleChange>)>,
+    /// The users whose access changed, in classes of users whose roles changed alike (a
+    /// group of a million members that is deleted is one class, not a million lists).
+    /// Users whose access did not change are absent.
+    pub classes: Vec<AccessClass>,
+}
+
+/// Users whose effective roles changed in exactly the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessClass {
+    /// In id order.
+    pub users: Vec<String>,
+    /// By resource.
+    pub roles: Vec<RoleChange>,
+}
+
+impl GroupAccessChange {
+    /// Each user with their changes (classes expanded), by user id.
+    pub fn per_user(&self) -> Vec<(&str, &[RoleChange])> {
+        let mut out: Vec<_> =
+            self.classes.iter().flat_map(|c| c.users.iter().map(move |u| (u.as_str(), c.roles.as_slice()))).collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
+    }
 }
 
 /// One member's access on what a group's privileges cover (a summary on demand).
@@ -128,9 +148,9 @@ impl Engine {
             state.commit(plan);
             let (Some((group, reason, groups, extra)), Some(before)) = (watched, before) else { continue };
             let resources = reach_of(&before, &state, &groups, extra);
-            let users = diff(&before, &state, &resources);
-            if !users.is_empty() {
-                found.push(GroupAccessChange { change: at, group, reason, users });
+            let classes = diff(&before, &state, &resources);
+            if !classes.is_empty() {
+                found.push(GroupAccessChange { change: at, group, reason, classes });
             }
         }
         Ok(found)
@@ -282,33 +302,92 @@ fn level_of(levels: &[RoaringBitmap], u: UserIx) -> Option<RoleLevel> {
     levels.iter().rposition(|users| users.contains(u)).map(|l| l as RoleLevel)
 }
 
-/// Every user whose effective role on one of `resources` differs between the two states.
-fn diff(before: &WorkspaceIndex, after: &WorkspaceIndex, resources: &RoaringBitmap) -> Vec<(String, Vec<RoleChange>)> {
-    let mut per_user: std::collections::BTreeMap<String, Vec<RoleChange>> = std::collections::BTreeMap::new();
+/// Every user whose effective role on one of `resources` differs between the two states,
+/// in classes of users whose changes are the same. On each resource the changed users are
+/// split by (role before, role after) as bitmaps, and the classes are found by refining one
+/// partition of the changed users with each of those bitmaps: the work follows the number
+/// of resources and of distinct outcomes, not of users.
+fn diff(before: &WorkspaceIndex, after: &WorkspaceIndex, resources: &RoaringBitmap) -> Vec<AccessClass> {
+    // (resource, role before, role after, the users who went that way)
+    let mut moves: Vec<(ResIx, Option<RoleLevel>, Option<RoleLevel>, RoaringBitmap)> = Vec::new();
+    let mut everyone = RoaringBitmap::new();
     for r in resources {
         let (was, now) = (before.levels(r), after.levels(r));
         let mut changed = RoaringBitmap::new();
         for (b, a) in was.iter().zip(&now) {
             changed |= b ^ a;
         }
-        let Some(res) = before.resource(r).or_else(|| after.resource(r)) else { continue };
-        let ty = before.schema.ty(res.ty);
-        let reference = before.resource_ref(r);
-        for u in &changed {
-            let role = |levels: &[RoaringBitmap]| level_of(levels, u).map(|l| ty.role_name(l).to_string());
-            let id = if before.user(u).is_some() { before.user_id(u) } else { after.user_id(u) };
-            per_user.entry(id.to_string()).or_default().push(RoleChange {
-                resource: reference.clone(),
-                before: role(&was),
-                after: role(&now),
-            });
+        if changed.is_empty() {
+            continue;
         }
+        // Users holding exactly each level (None: no role), among those who changed.
+        let exactly = |levels: &[RoaringBitmap]| -> Vec<(Option<RoleLevel>, RoaringBitmap)> {
+            let mut out = Vec::with_capacity(levels.len() + 1);
+            let none = levels.first().map_or_else(|| changed.clone(), |l0| &changed - l0);
+            out.push((None, none));
+            for (l, at_least) in levels.iter().enumerate() {
+                let above = levels.get(l + 1).map_or_else(RoaringBitmap::new, |x| at_least & x);
+                out.push((Some(l as RoleLevel), (at_least - above) & &changed));
+            }
+            out
+        };
+        let (from, to) = (exactly(&was), exactly(&now));
+        for (b, users_b) in from.iter().filter(|(_, u)| !u.is_empty()) {
+            for (a, users_a) in to.iter().filter(|(a, _)| a != b) {
+                let went = users_b & users_a;
+                if !went.is_empty() {
+                    moves.push((r, *b, *a, went));
+                }
+            }
+        }
+        everyone |= changed;
     }
-    per_user
+    if everyone.is_empty() {
+        return Vec::new();
+    }
+    // Partition refinement: two users stay together only if every move holds both or neither.
+    let mut parts = vec![everyone];
+    for (_, _, _, went) in &moves {
+        let mut next = Vec::with_capacity(parts.len());
+        for part in parts {
+            if part.len() == 1 {
+                next.push(part);
+                continue;
+            }
+            let inside = &part & went;
+            if inside.is_empty() || inside.len() == part.len() {
+                next.push(part);
+            } else {
+                next.push(&part - &inside);
+                next.push(inside);
+            }
+        }
+        parts = next;
+    }
+    let id = |u: UserIx| if before.user(u).is_some() { before.user_id(u) } else { after.user_id(u) };
+    let mut classes: Vec<AccessClass> = parts
         .into_iter()
-        .map(|(user, mut roles)| {
-            roles.sort_by(|a, b| a.resource.cmp(&b.resource));
-            (user, roles)
+        .filter_map(|part| {
+            let one = part.min()?;
+            let mut roles: Vec<RoleChange> = moves
+                .iter()
+                .filter(|(_, _, _, went)| went.contains(one))
+                .filter_map(|(r, b, a, _)| {
+                    let res = before.resource(*r).or_else(|| after.resource(*r))?;
+                    let ty = before.schema.ty(res.ty);
+                    Some(RoleChange {
+                        resource: before.resource_ref(*r),
+                        before: b.map(|l| ty.role_name(l).to_string()),
+                        after: a.map(|l| ty.role_name(l).to_string()),
+                    })
+                })
+                .collect();
+            roles.sort_by(|x, y| x.resource.cmp(&y.resource));
+            let mut users: Vec<String> = part.iter().map(|u| id(u).to_string()).collect();
+            users.sort();
+            Some(AccessClass { users, roles })
         })
-        .collect()
+        .collect();
+    classes.sort_by(|a, b| a.users.first().cmp(&b.users.first()));
+    classes
 }

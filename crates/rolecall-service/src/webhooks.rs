@@ -133,16 +133,17 @@ pub fn signature_headers(
     ])
 }
 
-/// The events and notifications of a batch: one event per audit entry, and per user whose
-/// access a notifying group changed, a notification and its `access.changed` event.
+/// The events and notifications of a batch: one event per audit entry, and for the users
+/// whose access a notifying group changed alike, one notification and its `access.changed`
+/// events (a thousand users per event).
 pub(crate) fn record(batch: &mut Batch, engine: &Engine, told: Vec<GroupAccessChange>) {
     let workspace = batch.changes.first().map(|c| c.workspace.clone());
     for change in told {
         let Some(ws) = workspace.as_deref() else { break };
         let Ok(index) = engine.workspace(ws) else { break };
-        for (user, roles) in change.users {
+        for class in change.classes {
             let (mut gained, mut lost) = (Vec::new(), Vec::new());
-            for role in roles {
+            for role in class.roles {
                 if role.gained(index) {
                     gained.push(json!({"resource": role.resource, "role": role.after, "previous": role.before}));
                 } else {
@@ -150,7 +151,8 @@ pub(crate) fn record(batch: &mut Batch, engine: &Engine, told: Vec<GroupAccessCh
                 }
             }
             let body = json!({"group": change.group, "reason": change.reason.name(), "gained": gained, "lost": lost});
-            push_notification(batch, ws, &user, Some(&change.group), change.reason.name(), body, Some(change.change));
+            let reason = change.reason.name();
+            push_notification(batch, ws, class.users, Some(&change.group), reason, body, Some(change.change));
         }
     }
     let events: Vec<Event> = batch
@@ -166,22 +168,27 @@ pub(crate) fn record(batch: &mut Batch, engine: &Engine, told: Vec<GroupAccessCh
     batch.events.extend(events);
 }
 
+/// The most users one `access.*` event names; a larger class is told in several events.
+pub const USERS_PER_EVENT: usize = 1000;
+
 fn push_notification(
     batch: &mut Batch,
     workspace: &str,
-    user: &str,
+    users: Vec<String>,
     group: Option<&str>,
     reason: &str,
     body: serde_json::Value,
     change: Option<usize>,
 ) {
     let kind = if reason == "summary" { "access.summary" } else { "access.changed" };
-    let mut data = body.clone();
-    data["user"] = json!(user);
-    batch.events.push(Event { workspace: workspace.into(), kind: kind.into(), data, change });
+    for chunk in users.chunks(USERS_PER_EVENT) {
+        let mut data = body.clone();
+        data["users"] = json!(chunk);
+        batch.events.push(Event { workspace: workspace.into(), kind: kind.into(), data, change });
+    }
     batch.notifications.push(NotificationRecord {
         workspace: workspace.into(),
-        user: user.into(),
+        users,
         group: group.map(String::from),
         reason: reason.into(),
         body,
@@ -324,19 +331,25 @@ impl<S: Store> Service<S> {
             audit: vec![Self::audit(workspace, "group.notify", format!("groups:{}", groups.join(",")), None, None)],
             ..Batch::default()
         };
+        let mut sent = 0;
         {
             let engine = self.read()?;
             let index = engine.workspace(workspace)?;
             for group in groups {
+                // Members with the same access get one message.
+                let mut alike: std::collections::BTreeMap<Vec<(rolecall_model::ResourceRef, String)>, Vec<String>> =
+                    std::collections::BTreeMap::new();
                 for member in index.access_summary(group)? {
-                    let roles: Vec<_> =
-                        member.roles.iter().map(|(r, role)| json!({"resource": r, "role": role})).collect();
+                    alike.entry(member.roles).or_default().push(member.user);
+                }
+                for (roles, users) in alike {
+                    let roles: Vec<_> = roles.iter().map(|(r, role)| json!({"resource": r, "role": role})).collect();
                     let body = json!({"group": group, "reason": "summary", "roles": roles});
-                    push_notification(&mut batch, workspace, &member.user, Some(group), "summary", body, None);
+                    sent += users.len();
+                    push_notification(&mut batch, workspace, users, Some(group), "summary", body, None);
                 }
             }
         }
-        let sent = batch.notifications.len();
         let revision = self.run(&allowed, batch).await?;
         Ok((sent, revision))
     }

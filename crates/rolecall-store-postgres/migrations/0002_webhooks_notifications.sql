@@ -32,11 +32,17 @@ CREATE INDEX deliveries_of ON deliveries (workspace, webhook, id);
 CREATE TABLE notifications (
     id BIGSERIAL PRIMARY KEY,
     workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-    user_id TEXT COLLATE "C" NOT NULL,
     group_id TEXT COLLATE "C",
     reason TEXT NOT NULL,
     revision BIGINT NOT NULL,
     body TEXT NOT NULL,
     at BIGINT NOT NULL
 );
-CREATE INDEX notifications_of ON notifications (workspace, user_id, id);
+
+-- Who a notification is for: one message may go to many users who were told the same.
+CREATE TABLE notification_recipients (
+    workspace TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    notification BIGINT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    PRIMARY KEY (workspace, user_id, notification)
+);

@@ -529,20 +529,33 @@ impl HeadLock {
         }
         let at_change = |change: Option<usize>| change.and_then(|c| revisions.get(c)).map_or(next, |r| db(r.0));
         for n in &batch.notifications {
-            sqlx::query(
-                "INSERT INTO notifications (workspace, user_id, group_id, reason, revision, body, at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            let row = sqlx::query(
+                "INSERT INTO notifications (workspace, group_id, reason, revision, body, at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(&n.workspace)
-            .bind(&n.user)
             .bind(&n.group)
             .bind(&n.reason)
             .bind(at_change(n.change))
             .bind(text(&n.body)?)
             .bind(batch.at)
-            .execute(&mut **tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(backend)?;
+            let id: i64 = row.try_get("id").map_err(corrupt)?;
+            // Recipients in chunks: one statement per thousand users.
+            for chunk in n.users.chunks(1000) {
+                sqlx::query(
+                    "INSERT INTO notification_recipients (workspace, user_id, notification)
+                     SELECT $1, u, $2 FROM UNNEST($3::text[]) AS u",
+                )
+                .bind(&n.workspace)
+                .bind(id)
+                .bind(chunk)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+            }
         }
         HeadLock::fan_out(tx, batch, &at_change).await?;
         if next != head {
@@ -1042,7 +1055,8 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Notification>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM notifications WHERE workspace = $1 AND user_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+            "SELECT n.*, r.user_id FROM notification_recipients r JOIN notifications n ON n.id = r.notification
+             WHERE r.workspace = $1 AND r.user_id = $2 AND r.notification > $3 ORDER BY r.notification LIMIT $4",
         )
         .bind(workspace)
         .bind(user)

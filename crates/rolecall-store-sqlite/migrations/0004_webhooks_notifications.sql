@@ -32,11 +32,17 @@ CREATE INDEX deliveries_of ON deliveries (workspace, webhook, id);
 CREATE TABLE notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-    user_id TEXT NOT NULL,
     group_id TEXT,
     reason TEXT NOT NULL,
     revision INTEGER NOT NULL,
     body TEXT NOT NULL,
     at INTEGER NOT NULL
 );
-CREATE INDEX notifications_of ON notifications (workspace, user_id, id);
+
+-- Who a notification is for: one message may go to many users who were told the same.
+CREATE TABLE notification_recipients (
+    workspace TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    notification INTEGER NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    PRIMARY KEY (workspace, user_id, notification)
+) WITHOUT ROWID;

@@ -474,12 +474,10 @@ impl SqliteStore {
         }
         let at_change = |change: Option<usize>| change.and_then(|c| revisions.get(c)).map_or(revision, |r| r.0 as i64);
         for n in &batch.notifications {
-            sqlx::query(
-                "INSERT INTO notifications (workspace, user_id, group_id, reason, revision, body, at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            let done = sqlx::query(
+                "INSERT INTO notifications (workspace, group_id, reason, revision, body, at) VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(&n.workspace)
-            .bind(&n.user)
             .bind(&n.group)
             .bind(&n.reason)
             .bind(at_change(n.change))
@@ -488,6 +486,16 @@ impl SqliteStore {
             .execute(&mut **tx)
             .await
             .map_err(backend)?;
+            let id = done.last_insert_rowid();
+            for user in &n.users {
+                sqlx::query("INSERT INTO notification_recipients (workspace, user_id, notification) VALUES (?, ?, ?)")
+                    .bind(&n.workspace)
+                    .bind(user)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+            }
         }
         SqliteStore::fan_out(tx, batch, &at_change).await?;
         Ok(revisions)
@@ -1000,7 +1008,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Notification>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM notifications WHERE workspace = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?",
+            "SELECT n.*, r.user_id FROM notification_recipients r JOIN notifications n ON n.id = r.notification
+             WHERE r.workspace = ? AND r.user_id = ? AND r.notification > ? ORDER BY r.notification LIMIT ?",
         )
         .bind(workspace)
         .bind(user)

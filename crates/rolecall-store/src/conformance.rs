@@ -652,7 +652,7 @@ async fn a_failed_batch_leaves_no_delivery_and_no_notification<S: Store>(store: 
         events: vec![event("ws", "user.create", 1)],
         notifications: vec![NotificationRecord {
             workspace: "ws".into(),
-            user: "u1".into(),
+            users: vec!["u1".into()],
             group: None,
             reason: "summary".into(),
             body: json!({}),
@@ -669,9 +669,9 @@ async fn a_failed_batch_leaves_no_delivery_and_no_notification<S: Store>(store: 
 async fn notifications_carry_the_revision_of_their_change<S: Store>(store: S) {
     store.commit(workspace_batch("ws")).await.unwrap();
     store.commit(workspace_batch("other")).await.unwrap();
-    let note = |ws: &str, user: &str, change, n: u32| NotificationRecord {
+    let note = |ws: &str, users: &[&str], change, n: u32| NotificationRecord {
         workspace: ws.into(),
-        user: user.into(),
+        users: users.iter().map(|u| u.to_string()).collect(),
         group: Some("marketing".into()),
         reason: "member_added".into(),
         body: json!({"n": n}),
@@ -682,10 +682,10 @@ async fn notifications_carry_the_revision_of_their_change<S: Store>(store: S) {
         at: 1_700_000_003_000,
         changes: vec![user_change("ws", "u1"), user_change("ws", "u2")],
         notifications: vec![
-            note("ws", "u1", Some(0), 1),
-            note("ws", "u2", Some(1), 2),
-            note("ws", "u1", None, 3),
-            note("other", "u1", None, 4),
+            note("ws", &["u1"], Some(0), 1),
+            note("ws", &["u2"], Some(1), 2),
+            note("ws", &["u1", "u2"], None, 3),
+            note("other", &["u1"], None, 4),
         ],
         ..Batch::default()
     };
@@ -698,7 +698,13 @@ async fn notifications_carry_the_revision_of_their_change<S: Store>(store: S) {
     assert_eq!(mine[0].group.as_deref(), Some("marketing"));
     assert_eq!(mine[0].reason, "member_added");
     assert_eq!(store.notifications("ws", "u1", mine[0].id, 10).await.unwrap().len(), 1, "paged after an id");
-    assert_eq!(store.notifications("ws", "u2", 0, 10).await.unwrap()[0].revision, revisions[1]);
+    let theirs = store.notifications("ws", "u2", 0, 10).await.unwrap();
+    assert_eq!(
+        theirs.iter().map(|n| n.body["n"].as_u64()).collect::<Vec<_>>(),
+        [Some(2), Some(3)],
+        "one message, two users"
+    );
+    assert_eq!((theirs[0].revision, theirs[0].user.as_str()), (revisions[1], "u2"));
     // Sealed: the same user id in another workspace has only their own.
     assert_eq!(store.notifications("other", "u1", 0, 10).await.unwrap().len(), 1);
 }

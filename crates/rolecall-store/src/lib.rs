@@ -161,11 +161,12 @@ pub struct Event {
     pub change: Option<usize>,
 }
 
-/// A notification to one user (seed 001): what they gained and lost, or a summary.
+/// A notification (seed 001): what its users gained and lost, or a summary. One message
+/// to every user it names (a million members who lost the same access share one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotificationRecord {
     pub workspace: String,
-    pub user: String,
+    pub users: Vec<String>,
     pub group: Option<String>,
     /// e.g. `member_added`, `privileges_off`, `summary`.
     pub reason: String,

@@ -254,9 +254,9 @@ fn assert_told(
     }
     let reported: std::collections::BTreeSet<_> = told
         .iter()
-        .flat_map(|t| t.users.iter())
+        .flat_map(|t| t.per_user())
         .flat_map(|(u, roles)| {
-            roles.iter().map(move |c| (u.clone(), c.resource.clone(), c.before.clone(), c.after.clone()))
+            roles.iter().map(move |c| (u.to_string(), c.resource.clone(), c.before.clone(), c.after.clone()))
         })
         .collect();
     prop_assert!(reported.is_subset(&moved), "op {} {:?}: reported {:?} but moved {:?}", i, op, reported, moved);
@@ -280,6 +280,13 @@ fn assert_told(
     if through == Some(Notify::OnChange) {
         prop_assert_eq!(&reported, &moved, "op {} {:?}: not every change was told", i, op);
         prop_assert!(told.iter().all(|t| t.change == 0), "op {}: one change, position 0", i);
+        // A user is in one class per change (the set above holds each user's own changes).
+        for t in told {
+            let users: Vec<&str> = t.per_user().into_iter().map(|(u, _)| u).collect();
+            let mut unique = users.clone();
+            unique.dedup();
+            prop_assert_eq!(users.len(), unique.len(), "op {}: a user in two classes", i);
+        }
     } else {
         prop_assert!(told.is_empty(), "op {} {:?}: told {:?} though no notifying group was involved", i, op, told);
     }

@@ -4,6 +4,11 @@
 //! differential test checks the same against every change on random workspaces.)
 
 use rolecall_engine::{AccessReason, Engine, GroupAccessChange, RoleChange};
+
+/// Each user with their changes.
+fn expanded(t: &GroupAccessChange) -> Vec<(String, Vec<RoleChange>)> {
+    t.per_user().into_iter().map(|(u, r)| (u.to_string(), r.to_vec())).collect()
+}
 use rolecall_model::{Change, Limits, MemberRole, Notify, Op, ResourceRef, SchemaDoc, Subject, UserKind, Visibility};
 
 const WS: &str = "ws";
@@ -60,14 +65,15 @@ fn wf(id: &str) -> ResourceRef {
 fn joining_a_group_tells_each_new_member_what_they_gained() {
     let engine = world();
     let told = engine.access_changes(&[member("marketing", "sarah"), member("marketing", "tom")]).unwrap();
+    let told: Vec<_> = told.iter().map(|t| (t.change, t.group.as_str(), t.reason, expanded(t))).collect();
     assert_eq!(
         told,
         vec![
-            GroupAccessChange {
-                change: 0,
-                group: "marketing".into(),
-                reason: AccessReason::MemberAdded,
-                users: vec![(
+            (
+                0,
+                "marketing",
+                AccessReason::MemberAdded,
+                vec![(
                     "sarah".into(),
                     vec![
                         role(crm(), None, Some("admin")),
@@ -75,12 +81,12 @@ fn joining_a_group_tells_each_new_member_what_they_gained() {
                         role(wf("w2"), None, Some("admin"))
                     ]
                 )],
-            },
-            GroupAccessChange {
-                change: 1,
-                group: "marketing".into(),
-                reason: AccessReason::MemberAdded,
-                users: vec![(
+            ),
+            (
+                1,
+                "marketing",
+                AccessReason::MemberAdded,
+                vec![(
                     "tom".into(),
                     vec![
                         role(crm(), Some("runner"), Some("admin")),
@@ -88,7 +94,7 @@ fn joining_a_group_tells_each_new_member_what_they_gained() {
                         role(wf("w2"), Some("runner"), Some("admin"))
                     ]
                 )],
-            },
+            ),
         ]
     );
     // Nothing was applied.
@@ -113,7 +119,7 @@ fn privileges_switched_off_send_members_back_to_their_individual_access() {
     assert_eq!(told.len(), 1);
     assert_eq!(told[0].reason, AccessReason::PrivilegesOff);
     assert_eq!(
-        told[0].users,
+        expanded(&told[0]),
         vec![
             (
                 "sarah".to_string(),
@@ -136,7 +142,7 @@ fn privileges_switched_off_send_members_back_to_their_individual_access() {
     // Deleting the group tells its last setting's members what they lost.
     let told = engine.access_changes(&[Change::new(WS, Op::DeleteGroup { group: "marketing".into() })]).unwrap();
     assert_eq!(told[0].reason, AccessReason::GroupDeleted);
-    assert_eq!(told[0].users.len(), 2);
+    assert_eq!(told[0].per_user().len(), 2);
 }
 
 #[test]
@@ -158,4 +164,27 @@ fn a_summary_lists_each_members_access_on_what_the_group_covers() {
         vec![(crm(), "admin".to_string()), (wf("w1"), "admin".to_string()), (wf("w2"), "admin".to_string())]
     );
     assert!(engine.workspace(WS).unwrap().access_summary("nope").is_err());
+}
+
+#[test]
+fn members_who_lose_the_same_access_are_one_class() {
+    let mut engine = world();
+    for i in 0..50 {
+        let user = format!("u{i:02}");
+        let op = Op::PutUser { user: user.clone(), workspace_role: "member".into(), kind: UserKind::Regular };
+        engine.apply(&Change::new(WS, op)).unwrap();
+        engine.apply(&member("marketing", &user)).unwrap();
+    }
+    engine.apply(&member("marketing", "tom")).unwrap();
+    let told = engine.access_changes(&[Change::new(WS, Op::DeleteGroup { group: "marketing".into() })]).unwrap();
+    assert_eq!(told.len(), 1);
+    // Fifty members lose admin on all three; Tom falls back to his own runner role.
+    let classes = &told[0].classes;
+    assert_eq!(classes.len(), 2);
+    let lost: Vec<_> = [crm(), wf("w1"), wf("w2")].into_iter().map(|r| role(r, Some("admin"), None)).collect();
+    let (fifty, tom) =
+        if classes[0].users.len() == 50 { (&classes[0], &classes[1]) } else { (&classes[1], &classes[0]) };
+    assert_eq!((fifty.users.len(), &fifty.roles), (50, &lost));
+    assert_eq!(tom.users, ["tom"]);
+    assert_eq!(told[0].per_user().len(), 51);
 }

@@ -304,6 +304,6 @@ async fn members_are_told_what_a_group_change_gave_or_took() {
     assert_eq!(kinds.iter().filter(|k| **k == "access.changed").count(), 3, "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| **k == "access.summary").count(), 2, "{kinds:?}");
     let changed = seen.bodies.iter().find(|b| b["type"] == "access.changed").unwrap();
-    assert_eq!(changed["data"]["user"], "sam");
+    assert_eq!(changed["data"]["users"], serde_json::json!(["sam"]));
     assert_eq!(changed["data"]["group"], "marketing");
 }
