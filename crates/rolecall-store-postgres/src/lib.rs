@@ -543,8 +543,8 @@ impl HeadLock {
             .await
             .map_err(backend)?;
             let id: i64 = row.try_get("id").map_err(corrupt)?;
-            // Recipients in chunks: one statement per thousand users.
-            for chunk in n.users.chunks(1000) {
+            // Recipients in chunks: one statement per 10,000 users.
+            for chunk in n.users.chunks(10_000) {
                 sqlx::query(
                     "INSERT INTO notification_recipients (workspace, user_id, notification)
                      SELECT $1, u, $2 FROM UNNEST($3::text[]) AS u",

@@ -487,15 +487,17 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
             let id = done.last_insert_rowid();
-            for user in &n.users {
-                sqlx::query("INSERT INTO notification_recipients (workspace, user_id, notification) VALUES (?, ?, ?)")
-                    .bind(&n.workspace)
-                    .bind(user)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(backend)?;
-            }
+            // One statement per notification, however many users it is for.
+            sqlx::query(
+                "INSERT INTO notification_recipients (workspace, user_id, notification)
+                 SELECT ?, value, ? FROM json_each(?)",
+            )
+            .bind(&n.workspace)
+            .bind(id)
+            .bind(text(&n.users)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
         }
         SqliteStore::fan_out(tx, batch, &at_change).await?;
         Ok(revisions)
