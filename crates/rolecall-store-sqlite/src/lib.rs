@@ -11,7 +11,8 @@ use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, Us
 use rolecall_store::rows::{backend, conflict, corrupt, event_body, from_name, name_of, page, subject_parts, text};
 use rolecall_store::{
     ApiKey, Attempt, AttemptNext, AuditEntry, AuditRecord, Batch, Delivery, DeliveryState, DueDelivery, GrantQuery,
-    GrantRow, GrantSort, LoggedChange, Notification, Page, PageRequest, Store, StoreError, Webhook, Write, WriteLock,
+    GrantRow, GrantSort, LoggedChange, Notification, Page, PageRequest, ScimUser, ScimUserKey, ScimUserRow, Store,
+    StoreError, Webhook, Write, WriteLock,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -300,6 +301,33 @@ impl SqliteStore {
                 .execute(&mut **tx)
                 .await
             }
+            Write::PutScimUser { workspace, scim } => {
+                sqlx::query(
+                    "INSERT INTO scim_users (workspace, id, user_name, user_name_key, external_id, attributes) VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (workspace, id) DO UPDATE SET user_name = excluded.user_name,
+                       user_name_key = excluded.user_name_key, external_id = excluded.external_id,
+                       attributes = excluded.attributes",
+                )
+                .bind(workspace)
+                .bind(&scim.user)
+                .bind(&scim.user_name)
+                .bind(email_key(&scim.user_name))
+                .bind(&scim.external_id)
+                .bind(text(&scim.attributes)?)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::PutScimGroup { workspace, group, external_id } => {
+                sqlx::query(
+                    "INSERT INTO scim_groups (workspace, id, external_id) VALUES (?, ?, ?)
+                     ON CONFLICT (workspace, id) DO UPDATE SET external_id = excluded.external_id",
+                )
+                .bind(workspace)
+                .bind(group)
+                .bind(external_id)
+                .execute(&mut **tx)
+                .await
+            }
             Write::DeleteWebhook { workspace, id } => {
                 sqlx::query("DELETE FROM webhooks WHERE workspace = ? AND id = ?")
                     .bind(workspace)
@@ -313,6 +341,25 @@ impl SqliteStore {
             _ => backend(e),
         })
     }
+}
+
+/// A user row joined with its SCIM row (`scim_*` columns, NULL when SCIM never wrote one).
+fn scim_user_from(row: &SqliteRow) -> Result<ScimUserRow, StoreError> {
+    let user = user_from(row)?;
+    let user_name: Option<String> = row.try_get("scim_user_name").map_err(corrupt)?;
+    let scim = match user_name {
+        None => None,
+        Some(user_name) => {
+            let attributes: String = row.try_get("scim_attributes").map_err(corrupt)?;
+            Some(ScimUser {
+                user: user.id.clone(),
+                user_name,
+                external_id: row.try_get("scim_external_id").map_err(corrupt)?,
+                attributes: serde_json::from_str(&attributes).map_err(corrupt)?,
+            })
+        }
+    };
+    Ok(ScimUserRow { user, scim })
 }
 
 fn user_from(row: &SqliteRow) -> Result<User, StoreError> {
@@ -837,6 +884,56 @@ impl Store for SqliteStore {
                     created_at: r.try_get("created_at").map_err(corrupt)?,
                 })
             })
+            .collect()
+    }
+
+    async fn scim_users(&self, workspace: &str, ids: &[String]) -> Result<Vec<ScimUserRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.*, s.user_name AS scim_user_name, s.external_id AS scim_external_id,
+                    s.attributes AS scim_attributes
+             FROM users u LEFT JOIN scim_users s ON s.workspace = u.workspace AND s.id = u.id
+             WHERE u.workspace = ? AND u.id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(workspace)
+        .bind(text(&ids)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(scim_user_from).collect()
+    }
+
+    async fn scim_user_ids(&self, workspace: &str, key: ScimUserKey<'_>) -> Result<Vec<String>, StoreError> {
+        let rows = match key {
+            // Users SCIM never wrote go by their email.
+            ScimUserKey::UserName(name) => sqlx::query(
+                "SELECT id FROM scim_users WHERE workspace = ? AND user_name_key = ? UNION SELECT u.id FROM users u WHERE u.workspace = ? AND u.email_key = ? AND NOT EXISTS (SELECT 1 FROM scim_users s WHERE s.workspace = u.workspace AND s.id = u.id) ORDER BY id",
+            )
+            .bind(workspace)
+            .bind(email_key(name))
+            .bind(workspace)
+            .bind(email_key(name)),
+            ScimUserKey::ExternalId(id) => {
+                sqlx::query("SELECT id FROM scim_users WHERE workspace = ? AND external_id = ? ORDER BY id")
+                    .bind(workspace)
+                    .bind(id)
+            }
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| r.try_get("id").map_err(corrupt)).collect()
+    }
+
+    async fn scim_groups(&self, workspace: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, external_id FROM scim_groups WHERE workspace = ? AND external_id IS NOT NULL ORDER BY id",
+        )
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id").map_err(corrupt)?, r.try_get("external_id").map_err(corrupt)?)))
             .collect()
     }
 

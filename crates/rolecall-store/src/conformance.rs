@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     ApiKey, Attempt, AttemptNext, AuditRecord, Batch, DeliveryState, Event, GrantQuery, GrantSort, NotificationRecord,
-    PageRequest, Store, StoreError, Webhook, Write,
+    PageRequest, ScimUser, ScimUserKey, ScimUserRow, Store, StoreError, Webhook, Write,
 };
 
 /// Runs every conformance check, each on a fresh store from `fresh`.
@@ -35,6 +35,7 @@ pub async fn run<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(fresh: F) {
     deliveries_are_claimed_once_retried_and_die_and_can_be_redelivered(fresh().await).await;
     a_failed_batch_leaves_no_delivery_and_no_notification(fresh().await).await;
     notifications_carry_the_revision_of_their_change(fresh().await).await;
+    scim_rows_are_found_by_user_name_and_external_id_and_go_with_their_user(fresh().await).await;
 }
 
 pub fn workspace_batch(id: &str) -> Batch {
@@ -707,4 +708,56 @@ async fn notifications_carry_the_revision_of_their_change<S: Store>(store: S) {
     assert_eq!((theirs[0].revision, theirs[0].user.as_str()), (revisions[1], "u2"));
     // Sealed: the same user id in another workspace has only their own.
     assert_eq!(store.notifications("other", "u1", 0, 10).await.unwrap().len(), 1);
+}
+
+async fn scim_rows_are_found_by_user_name_and_external_id_and_go_with_their_user<S: Store>(store: S) {
+    store.commit(workspace_batch("acme")).await.unwrap();
+    store.commit(workspace_batch("other")).await.unwrap();
+    for (ws, id, email) in [("acme", "ann", "ann@example.com"), ("acme", "bob", "bob@example.com"), ("other", "cy", "cy@example.com")] {
+        store.commit(user_batch(ws, user(id, email, id))).await.unwrap();
+    }
+    let scim = |id: &str, name: &str, external: Option<&str>| ScimUser {
+        user: id.into(),
+        user_name: name.into(),
+        external_id: external.map(Into::into),
+        attributes: json!({"name": {"givenName": id}}),
+    };
+    let put = |ws: &str, s: ScimUser| Write::PutScimUser { workspace: ws.into(), scim: s };
+    store.commit(writes(vec![put("acme", scim("ann", "Ann.Login", Some("ext-1")))], 3)).await.unwrap();
+    store.commit(writes(vec![put("other", scim("cy", "ann.login", Some("ext-1")))], 4)).await.unwrap();
+    let key = |ws: &'static str, k: ScimUserKey<'static>| {
+        let store = &store;
+        async move { store.scim_user_ids(ws, k).await.unwrap() }
+    };
+    // userName without regard to case, sealed to the workspace.
+    assert_eq!(key("acme", ScimUserKey::UserName("ANN.LOGIN")).await, vec!["ann".to_string()]);
+    assert_eq!(key("other", ScimUserKey::UserName("ann.login")).await, vec!["cy".to_string()]);
+    assert_eq!(key("acme", ScimUserKey::ExternalId("ext-1")).await, vec!["ann".to_string()]);
+    assert!(key("acme", ScimUserKey::ExternalId("EXT-1")).await.is_empty(), "externalId is compared exactly");
+    // A user SCIM never wrote goes by their email; one it wrote no longer does.
+    assert_eq!(key("acme", ScimUserKey::UserName("Bob@Example.com")).await, vec!["bob".to_string()]);
+    assert!(key("acme", ScimUserKey::UserName("ann@example.com")).await.is_empty());
+    // Another user of the workspace cannot take the same userName in another case.
+    let err = store.commit(writes(vec![put("acme", scim("bob", "ANN.login", None))], 5)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)) && err.to_string().contains("ANN.login"), "{err}");
+    let rows = store.scim_users("acme", &["ann".into(), "bob".into(), "cy".into()]).await.unwrap();
+    let mut rows: Vec<ScimUserRow> = rows;
+    rows.sort_by(|a, b| a.user.id.cmp(&b.user.id));
+    assert_eq!(rows.len(), 2, "cy is another workspace's");
+    assert_eq!(rows[0].scim, Some(scim("ann", "Ann.Login", Some("ext-1"))));
+    assert_eq!((rows[1].user.email.as_str(), rows[1].scim.as_ref()), ("bob@example.com", None));
+    // Rewriting replaces; deleting the user removes the row and frees the name.
+    store.commit(writes(vec![put("acme", scim("ann", "ann2", None))], 5)).await.unwrap();
+    assert!(key("acme", ScimUserKey::ExternalId("ext-1")).await.is_empty());
+    store.commit(writes(vec![Write::DeleteUser { workspace: "acme".into(), user: "ann".into() }], 6)).await.unwrap();
+    assert!(store.scim_users("acme", &["ann".into()]).await.unwrap().is_empty());
+    store.commit(writes(vec![put("acme", scim("bob", "ann2", None))], 7)).await.unwrap();
+    // Group external ids, and their row goes with the group.
+    let put_group = Write::PutGroup { workspace: "acme".into(), group: group("team", "Team", &[]) };
+    let ext = Write::PutScimGroup { workspace: "acme".into(), group: "team".into(), external_id: Some("g-1".into()) };
+    store.commit(writes(vec![put_group, ext], 8)).await.unwrap();
+    assert_eq!(store.scim_groups("acme").await.unwrap(), vec![("team".to_string(), "g-1".to_string())]);
+    assert!(store.scim_groups("other").await.unwrap().is_empty());
+    store.commit(writes(vec![Write::DeleteGroup { workspace: "acme".into(), group: "team".into() }], 9)).await.unwrap();
+    assert!(store.scim_groups("acme").await.unwrap().is_empty());
 }

@@ -112,6 +112,45 @@ pub enum Write {
         workspace: String,
         id: String,
     },
+    /// What a SCIM client wrote about a user beyond Rolecall's own fields (the user row
+    /// must exist; the row goes when the user does).
+    PutScimUser {
+        workspace: String,
+        scim: ScimUser,
+    },
+    /// A group's SCIM `externalId` (the group row must exist; the row goes with it).
+    PutScimGroup {
+        workspace: String,
+        group: String,
+        external_id: Option<String>,
+    },
+}
+
+/// What a SCIM client wrote about a user that Rolecall's user row does not hold: the
+/// `userName` (unique per workspace without regard to case), the `externalId` and the
+/// rest of the attributes as the client wrote them (`name`, `emails`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimUser {
+    pub user: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub attributes: serde_json::Value,
+}
+
+/// A user with what a SCIM client wrote about them, if anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScimUserRow {
+    pub user: User,
+    pub scim: Option<ScimUser>,
+}
+
+/// An exact key by which SCIM clients look users up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScimUserKey<'a> {
+    /// `userName`, without regard to case: the SCIM row's, or for users SCIM never
+    /// wrote, their email.
+    UserName(&'a str),
+    ExternalId(&'a str),
 }
 
 /// A subscription to a workspace's events.
@@ -539,6 +578,23 @@ pub trait Store: Clone + Send + Sync + 'static {
         after: u64,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
+
+    /// The users among `ids` that exist, with their SCIM rows, in no particular order.
+    fn scim_users(
+        &self,
+        workspace: &str,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<ScimUserRow>, StoreError>> + Send;
+
+    /// The ids of the users a SCIM key names, by id.
+    fn scim_user_ids(
+        &self,
+        workspace: &str,
+        key: ScimUserKey<'_>,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Every group's SCIM `externalId` that was written: `(group, external_id)`.
+    fn scim_groups(&self, workspace: &str) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
 
     /// Groups of a workspace whose name or description contains `query` (any case) and
     /// that carry `tag`, by id.

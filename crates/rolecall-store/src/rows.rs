@@ -43,6 +43,9 @@ pub fn conflict(write: &Write) -> String {
         }
         Write::PutApiKey { key, .. } => format!("API key `{}` already exists", key.id),
         Write::PutWebhook { webhook, .. } => format!("webhook `{}` already exists", webhook.id),
+        Write::PutScimUser { workspace, scim } => {
+            format!("userName `{}` is already used by another user of workspace `{workspace}`", scim.user_name)
+        }
         other => format!("conflicting write: {other:?}"),
     }
 }
