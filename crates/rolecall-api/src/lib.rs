@@ -8,6 +8,7 @@ mod listing;
 mod manage;
 mod observe;
 pub mod openapi;
+mod scim;
 mod webhooks;
 
 use std::sync::Arc;
@@ -176,6 +177,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route(&format!("{ws}/access/v1/search/subject"), post(authzen::search_subject_in::<S>))
         .route(&format!("{ws}/access/v1/search/resource"), post(authzen::search_resource_in::<S>))
         .route(&format!("{ws}/access/v1/search/action"), post(authzen::search_action_in::<S>))
+        .merge(scim::routes::<S>())
         // Enforced by the extractors, so an oversized body is a JSON 413 like every error.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .route_layer(axum::middleware::from_fn(observe::track))

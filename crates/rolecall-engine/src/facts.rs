@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use roaring::RoaringBitmap;
+
 use rolecall_model::{Effect, GroupPermissions, MemberRole, Op, ResourceRef, Subject, UserKind};
 
 use crate::index::{Builtin, BuiltinSet, Grant, Scope, WorkspaceIndex};
@@ -280,5 +282,56 @@ impl WorkspaceIndex {
         let more = users.len() > limit;
         users.truncate(limit);
         Some(MemberPage { users, more })
+    }
+}
+
+/// One page of the users of a group at any depth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserPage<'a> {
+    pub users: Vec<&'a str>,
+    /// How many users the whole list holds.
+    pub total: u64,
+}
+
+impl WorkspaceIndex {
+    /// Up to `limit` users from position `offset` in creation order: every user of the
+    /// workspace, or with `group` the users in it at any depth. Finding the position costs
+    /// a rank lookup in the member bitmap, never a walk over the users before it.
+    pub fn users_page(&self, group: Option<&str>, offset: u64, limit: usize) -> Option<UserPage<'_>> {
+        let page = |set: &RoaringBitmap| -> UserPage<'_> {
+            let start = u32::try_from(offset).ok().and_then(|n| set.select(n));
+            let users = match start {
+                None => Vec::new(),
+                Some(first) => set.range(first..).take(limit).map(|u| self.user_id(u)).collect(),
+            };
+            UserPage { users, total: set.len() }
+        };
+        match group {
+            Some(group) => Some(page(&self.group(*self.group_ix.get(group)?)?.members)),
+            None => {
+                let all: RoaringBitmap = self.users.iter().map(|(u, _)| u).collect();
+                Some(page(&all))
+            }
+        }
+    }
+
+    /// The groups a user is in, each with whether they are a direct member (`false`: through
+    /// a nested group), built-in groups left out. `None` for an unknown user.
+    pub fn user_groups(&self, user: &str) -> Option<Vec<(&str, bool)>> {
+        let u = self.user(self.user_ix_of(user)?)?;
+        Some(
+            u.reach
+                .iter()
+                .filter_map(|g| self.group(*g).map(|rec| (*g, rec)))
+                .filter(|(_, rec)| rec.builtin.is_none())
+                .map(|(g, rec)| (&*rec.id, u.groups.binary_search(&g).is_ok()))
+                .collect(),
+        )
+    }
+
+    /// A user's role in a group they are a direct member of.
+    pub fn direct_role(&self, group: &str, user: &str) -> Option<MemberRole> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        g.role_of(self.user_ix_of(user)?)
     }
 }

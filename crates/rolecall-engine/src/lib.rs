@@ -28,7 +28,7 @@ pub use apply::MAX_SCOPE_VALUES;
 pub use data_filter::{DataAccess, DataFilter, SqlFilter};
 pub use error::EngineError;
 pub use explain::{Explanation, Path, Step};
-pub use facts::{MemberPage, PermissionSetInfo, PolicyInfo};
+pub use facts::{MemberPage, PermissionSetInfo, PolicyInfo, UserPage};
 pub use index::{Builtin, BuiltinSet, EVERYONE, Scope, WORKSPACE_ADMINS, WorkspaceIndex};
 pub use manage::GroupAction;
 pub use notify::{AccessClass, AccessReason, AccessSummary, GroupAccessChange, RoleChange};

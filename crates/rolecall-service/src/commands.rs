@@ -26,7 +26,7 @@ pub enum BulkAction {
 pub const MAX_BULK: usize = 1_000;
 
 impl<S: Store> Service<S> {
-    fn batch(actor: &Actor, writes: Vec<Write>, changes: Vec<Change>, audit: AuditRecord) -> Batch {
+    pub(crate) fn batch(actor: &Actor, writes: Vec<Write>, changes: Vec<Change>, audit: AuditRecord) -> Batch {
         Batch { actor: actor.name(), writes, changes, audit: vec![audit], ..Batch::default() }
     }
 

@@ -14,6 +14,7 @@ mod commands;
 mod error;
 mod follow;
 pub mod interop;
+pub mod scim;
 mod transfer;
 mod webhooks;
 
