@@ -131,7 +131,7 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
             &format!("{at}/Groups/{{id}}"),
             get(get_group::<S>).put(replace_group::<S>).patch(patch_group::<S>).delete(delete_group::<S>),
         )
-        .route(&format!("{at}/.search"), post(not_implemented::<S>))
+        .route(&format!("{at}/.search"), post(search_all::<S>))
         .route(&format!("{at}/Bulk"), post(not_implemented::<S>))
         .route(&format!("{at}/Me"), get(not_implemented::<S>))
         .route(&format!("{at}/{{*rest}}"), axum::routing::any(unknown_endpoint::<S>))
@@ -421,6 +421,40 @@ fn body_json(body: Result<Bytes, BytesRejection>) -> Result<Value, Refusal> {
     serde_json::from_slice(&body).map_err(|e| Refusal::syntax(format!("the body is not JSON: {e}")))
 }
 
+/// `POST /.search` (RFC 7644 §3.4.3): users, then groups, as one list. A filter on an
+/// attribute only one of them has selects from that one only.
+async fn search_all<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    admin(&state, caller, &ws).await?;
+    let body = body_json(body)?;
+    let base = base(&headers, &ws);
+    let users = Selection::from_search(Kind::User, &body);
+    let groups = Selection::from_search(Kind::Group, &body);
+    let (start, count) = match (&users, &groups) {
+        (Ok(q), _) | (_, Ok(q)) => (q.start, q.count),
+        (Err(_), Err(_)) => return Err(users.err().unwrap_or_else(|| Refusal::filter("invalid filter"))),
+    };
+    let (mut page, mut total) = (Vec::new(), 0u64);
+    if let Ok(q) = &users {
+        let (found, n) = query_users(&state, &ws, q, &base).await?;
+        page = found;
+        total = n;
+    }
+    if let Ok(q) = groups {
+        // Groups follow the users: the page's rest, from where the users ended.
+        let q = Selection { start: (start - 1).saturating_sub(total) + 1, count: count - page.len(), ..q };
+        let (found, n) = query_groups(&state, &ws, &q, &base).await?;
+        page.extend(found);
+        total += n;
+    }
+    Ok(scim_json(StatusCode::OK, &list_of(page, total, start)))
+}
+
 // ---------------------------------------------------------------- users
 
 /// Which users a filter can only match, found without reading every user.
@@ -499,12 +533,14 @@ async fn all_groups<S: Store>(state: &AppState<S>, ws: &str) -> Result<Vec<rolec
 /// How many users a scan reads from the store at a time.
 const SCAN_CHUNK: usize = 500;
 
+/// One page of the users a selection asks for (already cut to its attributes), and how
+/// many match in all.
 async fn query_users<S: Store>(
     state: &AppState<S>,
     ws: &str,
     query: &Selection,
     base: &Base,
-) -> Result<Response, Refusal> {
+) -> Result<(Vec<Value>, u64), Refusal> {
     let offset = query.start - 1;
     let matching = |doc: &Value| match &query.filter {
         None => Ok(true),
@@ -587,8 +623,7 @@ async fn query_users<S: Store>(
             (page, total)
         }
     };
-    let page: Vec<Value> = page.into_iter().map(|d| query.project(d)).collect();
-    Ok(scim_json(StatusCode::OK, &list_of(page, total, query.start)))
+    Ok((page.into_iter().map(|d| query.project(d)).collect(), total))
 }
 
 async fn list_users<S: Store>(
@@ -600,7 +635,8 @@ async fn list_users<S: Store>(
 ) -> Result<Response, Refusal> {
     admin(&state, caller, &ws).await?;
     let query = Selection::from_params(Kind::User, &params(query)?)?;
-    query_users(&state, &ws, &query, &base(&headers, &ws)).await
+    let (page, total) = query_users(&state, &ws, &query, &base(&headers, &ws)).await?;
+    Ok(scim_json(StatusCode::OK, &list_of(page, total, query.start)))
 }
 
 async fn search_users<S: Store>(
@@ -612,7 +648,8 @@ async fn search_users<S: Store>(
 ) -> Result<Response, Refusal> {
     admin(&state, caller, &ws).await?;
     let query = Selection::from_search(Kind::User, &body_json(body)?)?;
-    query_users(&state, &ws, &query, &base(&headers, &ws)).await
+    let (page, total) = query_users(&state, &ws, &query, &base(&headers, &ws)).await?;
+    Ok(scim_json(StatusCode::OK, &list_of(page, total, query.start)))
 }
 
 async fn one_user<S: Store>(state: &AppState<S>, ws: &str, id: &str, base: &Base) -> Result<Value, Refusal> {
@@ -760,12 +797,13 @@ fn decide_members(filter: Filter, index: &rolecall_engine::WorkspaceIndex, group
         .map_err(|e| Refusal::filter(e.0))
 }
 
+/// One page of the groups a selection asks for, and how many match in all.
 async fn query_groups<S: Store>(
     state: &AppState<S>,
     ws: &str,
     query: &Selection,
     base: &Base,
-) -> Result<Response, Refusal> {
+) -> Result<(Vec<Value>, u64), Refusal> {
     let groups = scim_groups(state, ws).await?;
     let engine = state.service.snapshot();
     let index = engine.workspace(ws)?;
@@ -788,7 +826,7 @@ async fn query_groups<S: Store>(
         .take(query.count)
         .map(|(g, ext)| resources::group_doc(index, g, ext.as_deref(), members, base).map(|d| query.project(d)))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(scim_json(StatusCode::OK, &list_of(page, total, query.start)))
+    Ok((page, total))
 }
 
 async fn list_groups<S: Store>(
@@ -800,7 +838,8 @@ async fn list_groups<S: Store>(
 ) -> Result<Response, Refusal> {
     admin(&state, caller, &ws).await?;
     let query = Selection::from_params(Kind::Group, &params(query)?)?;
-    query_groups(&state, &ws, &query, &base(&headers, &ws)).await
+    let (page, total) = query_groups(&state, &ws, &query, &base(&headers, &ws)).await?;
+    Ok(scim_json(StatusCode::OK, &list_of(page, total, query.start)))
 }
 
 async fn search_groups<S: Store>(
@@ -812,7 +851,8 @@ async fn search_groups<S: Store>(
 ) -> Result<Response, Refusal> {
     admin(&state, caller, &ws).await?;
     let query = Selection::from_search(Kind::Group, &body_json(body)?)?;
-    query_groups(&state, &ws, &query, &base(&headers, &ws)).await
+    let (page, total) = query_groups(&state, &ws, &query, &base(&headers, &ws)).await?;
+    Ok(scim_json(StatusCode::OK, &list_of(page, total, query.start)))
 }
 
 /// Group `id` as SCIM sees it (`None`: no such group, or a built-in one).

@@ -65,7 +65,8 @@ pub fn user_doc(row: &ScimUserRow, groups: &[(String, String, bool)], base: &Bas
     if row.scim.is_none() || name != user.name {
         doc.insert("displayName".into(), json!(user.name));
     }
-    if !email.is_some_and(|e| rolecall_model::email_key(&e) == rolecall_model::email_key(&user.email)) {
+    let listed = doc.get("emails").and_then(Value::as_array).is_some_and(|e| !e.is_empty());
+    if !listed || !email.is_some_and(|e| rolecall_model::email_key(&e) == rolecall_model::email_key(&user.email)) {
         // Rolecall's email changed outside SCIM: it is the primary address now.
         let mut emails = doc.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
         match emails.iter().position(|e| e["primary"] == Value::Bool(true)).or((!emails.is_empty()).then_some(0)) {

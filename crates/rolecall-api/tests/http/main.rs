@@ -20,4 +20,5 @@ mod fixtures;
 mod observe;
 mod openapi;
 mod restart;
+mod scim;
 mod webhooks;
