@@ -169,7 +169,11 @@ fn member_changes(
                 (
                     set(add_users).into_iter().filter(|u| !is_member(u) && !removing_users.contains(u)).collect(),
                     removing_users.into_iter().filter(is_member).collect(),
-                    set(add_groups).difference(&groups_now).filter(|g| !removing_groups.contains(*g)).cloned().collect(),
+                    set(add_groups)
+                        .difference(&groups_now)
+                        .filter(|g| !removing_groups.contains(*g))
+                        .cloned()
+                        .collect(),
                     removing_groups.intersection(&groups_now).cloned().collect(),
                 )
             }

@@ -196,6 +196,18 @@ impl Store for Unreliable {
     ) -> Result<Vec<rolecall_store::Notification>, StoreError> {
         self.inner.notifications(ws, user, after, limit).await
     }
+
+    async fn scim_users(&self, ws: &str, ids: &[String]) -> Result<Vec<rolecall_store::ScimUserRow>, StoreError> {
+        self.inner.scim_users(ws, ids).await
+    }
+
+    async fn scim_user_ids(&self, ws: &str, key: rolecall_store::ScimUserKey<'_>) -> Result<Vec<String>, StoreError> {
+        self.inner.scim_user_ids(ws, key).await
+    }
+
+    async fn scim_groups(&self, ws: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.scim_groups(ws).await
+    }
 }
 
 fn ann() -> User {

@@ -121,6 +121,81 @@ impl SqliteStore {
             .collect()
     }
 
+    /// Appends changes to the log in one statement; they get consecutive revisions (the
+    /// caller holds the write lock, and AUTOINCREMENT hands them out in insertion order).
+    async fn append_changes(
+        tx: &mut Transaction<'_, Sqlite>,
+        changes: &[Change],
+        at: i64,
+    ) -> Result<Vec<Revision>, StoreError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = changes
+            .iter()
+            .map(|c| Ok(serde_json::json!([c.workspace, text(c)?])))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let done = sqlx::query(
+            "INSERT INTO change_log (workspace, change, at)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?) ORDER BY key",
+        )
+        .bind(at)
+        .bind(text(&rows)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let last = done.last_insert_rowid() as u64;
+        let n = changes.len() as u64;
+        if done.rows_affected() != n {
+            return Err(corrupt(format!("{} of {n} changes were logged", done.rows_affected())));
+        }
+        Ok((last + 1 - n..=last).map(Revision).collect())
+    }
+
+    /// Writes several users in one statement. When one of them conflicts, they are written
+    /// one by one instead (the failed statement changed nothing), so the refusal names it.
+    async fn put_users(tx: &mut Transaction<'_, Sqlite>, writes: &[Write]) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(writes.len());
+        for write in writes {
+            if let Write::PutUser { workspace, user } = write {
+                rows.push(serde_json::json!([
+                    workspace,
+                    user.id,
+                    user.email,
+                    email_key(&user.email),
+                    user.name,
+                    user.workspace_role,
+                    name_of(&user.kind)?,
+                    user.last_active_at,
+                ]));
+            }
+        }
+        let done = sqlx::query(
+            "INSERT INTO users (workspace, id, email, email_key, name, workspace_role, kind, last_active_at)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+                    json_extract(value, '$[6]'), json_extract(value, '$[7]')
+             FROM json_each(?) WHERE true
+             ON CONFLICT (workspace, id) DO UPDATE SET email = excluded.email,
+               email_key = excluded.email_key, name = excluded.name,
+               workspace_role = excluded.workspace_role, kind = excluded.kind,
+               last_active_at = excluded.last_active_at",
+        )
+        .bind(text(&rows)?)
+        .execute(&mut **tx)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                for write in writes {
+                    SqliteStore::write(tx, write, 0).await?;
+                }
+                Err(corrupt("a conflict in a batch of users that no single user has"))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     async fn write(tx: &mut Transaction<'_, Sqlite>, write: &Write, at: i64) -> Result<(), StoreError> {
         let result = match write {
             Write::PutWorkspace { workspace, schema } => {
@@ -478,20 +553,20 @@ impl SqliteStore {
                 return Err(StoreError::HeadMoved { expected: expected.0, actual });
             }
         }
-        for write in &batch.writes {
+        let mut rest = batch.writes.as_slice();
+        while let Some(write) = rest.first() {
+            // A run of users (an import's) is written in one statement: each statement is a
+            // round trip to SQLite's thread, which is what a million single rows cost.
+            let run = rest.iter().take_while(|w| matches!(w, Write::PutUser { .. })).count();
+            if run > 1 {
+                SqliteStore::put_users(tx, &rest[..run]).await?;
+                rest = &rest[run..];
+                continue;
+            }
             SqliteStore::write(tx, write, batch.at).await?;
+            rest = &rest[1..];
         }
-        let mut revisions = Vec::with_capacity(batch.changes.len());
-        for change in &batch.changes {
-            let done = sqlx::query("INSERT INTO change_log (workspace, change, at) VALUES (?, ?, ?)")
-                .bind(&change.workspace)
-                .bind(text(change)?)
-                .bind(batch.at)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-            revisions.push(Revision(done.last_insert_rowid() as u64));
-        }
+        let revisions = SqliteStore::append_changes(tx, &batch.changes, batch.at).await?;
         let revision = match revisions.last() {
             Some(r) => r.0 as i64,
             None => {

@@ -156,6 +156,18 @@ async fn a_conflict_writes_nothing_of_the_batch<S: Store>(store: S) {
     assert_eq!(store.head().await.unwrap(), Revision(2));
     assert_eq!(store.group("acme", "team").await.unwrap(), None);
     assert_eq!(store.user("acme", "ann2").await.unwrap(), None);
+    // Users written together (an import) are refused together, and the refusal names the value.
+    let mut batch = user_batch("acme", user("cy", "cy@example.com", "Cy"));
+    batch.writes.push(Write::PutUser { workspace: "acme".into(), user: user("dee", "dee@example.com", "Dee") });
+    batch.writes.push(Write::PutUser { workspace: "acme".into(), user: user("eve", "Ann@Example.com", "Eve") });
+    let err = store.commit(batch).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("Ann@Example.com")), "{err:?}");
+    assert_eq!(store.user("acme", "cy").await.unwrap(), None);
+    assert_eq!(store.head().await.unwrap(), Revision(2));
+    let mut batch = user_batch("acme", user("cy", "cy@example.com", "Cy"));
+    batch.writes.push(Write::PutUser { workspace: "acme".into(), user: user("dee", "dee@example.com", "Dee") });
+    store.commit(batch).await.unwrap();
+    assert_eq!(store.user("acme", "dee").await.unwrap().unwrap().email, "dee@example.com");
     // Group names are unique without regard to case too.
     let g = |id: &str, name: &str| Batch {
         actor: "root".into(),
@@ -713,7 +725,9 @@ async fn notifications_carry_the_revision_of_their_change<S: Store>(store: S) {
 async fn scim_rows_are_found_by_user_name_and_external_id_and_go_with_their_user<S: Store>(store: S) {
     store.commit(workspace_batch("acme")).await.unwrap();
     store.commit(workspace_batch("other")).await.unwrap();
-    for (ws, id, email) in [("acme", "ann", "ann@example.com"), ("acme", "bob", "bob@example.com"), ("other", "cy", "cy@example.com")] {
+    for (ws, id, email) in
+        [("acme", "ann", "ann@example.com"), ("acme", "bob", "bob@example.com"), ("other", "cy", "cy@example.com")]
+    {
         store.commit(user_batch(ws, user(id, email, id))).await.unwrap();
     }
     let scim = |id: &str, name: &str, external: Option<&str>| ScimUser {

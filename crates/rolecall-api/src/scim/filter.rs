@@ -33,14 +33,21 @@ pub struct AttrPath {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
-    Compare { path: AttrPath, op: CompareOp, value: Value },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: Value,
+    },
     Present(AttrPath),
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `attr[filter]`: some value of a multi-valued complex attribute matches `filter`,
     /// whose paths name sub-attributes.
-    Has { attr: AttrPath, filter: Box<Filter> },
+    Has {
+        attr: AttrPath,
+        filter: Box<Filter>,
+    },
     /// A part of a filter already decided (members of huge groups are not evaluated value
     /// by value).
     Const(bool),
@@ -108,8 +115,8 @@ fn tokens(input: &str) -> Result<Vec<Token>, Invalid> {
                 }
                 i += 1;
                 let literal: String = chars[start..i].iter().collect();
-                let value: String = serde_json::from_str(&literal)
-                    .map_err(|_| Invalid(format!("{literal} is not a valid string")))?;
+                let value: String =
+                    serde_json::from_str(&literal).map_err(|_| Invalid(format!("{literal} is not a valid string")))?;
                 out.push(Token::Str(value));
             }
             _ => {
@@ -146,7 +153,10 @@ fn attr_path(name: &str, scope: Scope) -> Result<AttrPath, Invalid> {
         Scope::Resource(kind) => {
             let mut rest = name;
             let urn = kind.urn();
-            if rest.len() > urn.len() && rest[..urn.len()].eq_ignore_ascii_case(urn) && rest[urn.len()..].starts_with(':') {
+            if rest.len() > urn.len()
+                && rest[..urn.len()].eq_ignore_ascii_case(urn)
+                && rest[urn.len()..].starts_with(':')
+            {
                 rest = &rest[urn.len() + 1..];
             } else if rest.to_ascii_lowercase().starts_with("urn:") {
                 return Err(unknown());
@@ -457,9 +467,9 @@ impl Filter {
             Filter::And(a, b) => Filter::And(Box::new(a.decide(attr, decide)?), Box::new(b.decide(attr, decide)?)),
             Filter::Or(a, b) => Filter::Or(Box::new(a.decide(attr, decide)?), Box::new(b.decide(attr, decide)?)),
             Filter::Not(a) => Filter::Not(Box::new(a.decide(attr, decide)?)),
-            f if reads(&f) => Filter::Const(
-                decide(&f).ok_or_else(|| Invalid(format!("`{attr}` can be filtered on with `{attr}.value eq` and `{attr} pr` only")))?,
-            ),
+            f if reads(&f) => Filter::Const(decide(&f).ok_or_else(|| {
+                Invalid(format!("`{attr}` can be filtered on with `{attr}.value eq` and `{attr} pr` only"))
+            })?),
             other => other,
         })
     }

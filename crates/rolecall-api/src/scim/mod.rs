@@ -320,7 +320,9 @@ impl Selection {
                 Value::Null => Ok(Vec::new()),
                 Value::Array(items) => items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_string).ok_or_else(|| Refusal::syntax(format!("`{name}` lists strings"))))
+                    .map(|i| {
+                        i.as_str().map(str::to_string).ok_or_else(|| Refusal::syntax(format!("`{name}` lists strings")))
+                    })
                     .collect(),
                 Value::String(s) => Ok(s.split(',').map(str::to_string).collect()),
                 _ => Err(Refusal::syntax(format!("`{name}` lists strings"))),
@@ -329,7 +331,9 @@ impl Selection {
         let number = |name: &str| -> Result<Option<i64>, Refusal> {
             match &body[name] {
                 Value::Null => Ok(None),
-                v => v.as_i64().map(Some).ok_or_else(|| Refusal::new("invalidValue", format!("`{name}` is an integer"))),
+                v => {
+                    v.as_i64().map(Some).ok_or_else(|| Refusal::new("invalidValue", format!("`{name}` is an integer")))
+                }
             }
         };
         let filter = match &body["filter"] {
@@ -337,7 +341,14 @@ impl Selection {
             Value::String(f) => Some(f.as_str()),
             _ => return Err(Refusal::syntax("`filter` is a string")),
         };
-        Selection::new(kind, filter, number("startIndex")?, number("count")?, list("attributes")?, list("excludedAttributes")?)
+        Selection::new(
+            kind,
+            filter,
+            number("startIndex")?,
+            number("count")?,
+            list("attributes")?,
+            list("excludedAttributes")?,
+        )
     }
 
     /// Whether responses carry attribute `name`.
@@ -490,7 +501,12 @@ fn user_candidates(filter: &Filter) -> Candidates {
 }
 
 /// Documents of the users `ids` that exist, in the order of `ids`.
-async fn user_docs<S: Store>(state: &AppState<S>, ws: &str, ids: &[String], base: &Base) -> Result<Vec<Value>, Refusal> {
+async fn user_docs<S: Store>(
+    state: &AppState<S>,
+    ws: &str,
+    ids: &[String],
+    base: &Base,
+) -> Result<Vec<Value>, Refusal> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -589,9 +605,9 @@ async fn query_users<S: Store>(
             let (ids, total) = {
                 let engine = state.service.snapshot();
                 let index = engine.workspace(ws)?;
-                let page = index.users_page(group.as_deref(), offset, query.count).unwrap_or(
-                    rolecall_engine::UserPage { users: Vec::new(), total: 0 },
-                );
+                let page = index
+                    .users_page(group.as_deref(), offset, query.count)
+                    .unwrap_or(rolecall_engine::UserPage { users: Vec::new(), total: 0 });
                 (page.users.iter().map(|u| u.to_string()).collect::<Vec<_>>(), page.total)
             };
             (user_docs(state, ws, &ids, base).await?, total)
@@ -761,7 +777,10 @@ async fn delete_user<S: Store>(
 // ---------------------------------------------------------------- groups
 
 /// The groups SCIM sees (not the built-in ones), with their external ids.
-async fn scim_groups<S: Store>(state: &AppState<S>, ws: &str) -> Result<Vec<(rolecall_model::Group, Option<String>)>, Refusal> {
+async fn scim_groups<S: Store>(
+    state: &AppState<S>,
+    ws: &str,
+) -> Result<Vec<(rolecall_model::Group, Option<String>)>, Refusal> {
     let groups = all_groups(state, ws).await?;
     let external: BTreeMap<String, String> =
         state.service.store().scim_groups(ws).await.map_err(ServiceError::from)?.into_iter().collect();
@@ -781,8 +800,7 @@ async fn scim_groups<S: Store>(state: &AppState<S>, ws: &str) -> Result<Vec<(rol
 /// of a million members is never listed to be filtered.
 fn decide_members(filter: Filter, index: &rolecall_engine::WorkspaceIndex, group: &str) -> Result<Filter, Refusal> {
     let has = |id: &str| {
-        index.direct_role(group, id).is_some()
-            || index.child_groups(group).unwrap_or_default().contains(&id)
+        index.direct_role(group, id).is_some() || index.child_groups(group).unwrap_or_default().contains(&id)
     };
     filter
         .decide("members", &|f| match f {
@@ -922,13 +940,13 @@ async fn write_group<S: Store>(
         Existing::New => None,
         Existing::Replace => Some(scim_group(state, ws, id).await?.0),
     };
-    let (group, external_id, members) = {
+    let written = {
         let engine = state.service.snapshot();
         resources::group_from_doc(engine.workspace(ws)?, doc, id, before.as_ref())?
     };
     let mut edits = Edits::default();
-    edits.replace(members.unwrap_or_default());
-    let write = ScimGroup { group, external_id, members: edits.into_edit() };
+    edits.replace(written.members.unwrap_or_default());
+    let write = ScimGroup { group: written.group, external_id: written.external_id, members: edits.into_edit() };
     state.service.scim_put_group(actor, ws, write, existing).await?;
     Ok(())
 }
@@ -1033,8 +1051,8 @@ async fn patch_group<S: Store>(
                 }
             }
         }
-        let (group, external_id, _) = resources::group_from_doc(index, &doc, &id, Some(&before))?;
-        (group, external_id, edits)
+        let written = resources::group_from_doc(index, &doc, &id, Some(&before))?;
+        (written.group, written.external_id, edits)
     };
     let write = ScimGroup { group, external_id, members: edits.into_edit() };
     state.service.scim_put_group(&actor, &ws, write, Existing::Replace).await?;

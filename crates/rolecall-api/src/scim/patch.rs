@@ -360,12 +360,16 @@ mod tests {
             ]),
             "the new primary value takes the mark"
         );
-        patch(&mut doc, json!([{"op": "remove", "path": "emails[type eq \"home\"]"}, {"op": "remove", "path": "name"}]))
-            .unwrap();
+        patch(
+            &mut doc,
+            json!([{"op": "remove", "path": "emails[type eq \"home\"]"}, {"op": "remove", "path": "name"}]),
+        )
+        .unwrap();
         assert_eq!(doc["emails"].as_array().unwrap().len(), 1);
         assert!(doc.get("name").is_none());
         // A filter that matches nothing adds the value it describes.
-        patch(&mut doc, json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@x.org"}])).unwrap();
+        patch(&mut doc, json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@x.org"}]))
+            .unwrap();
         assert_eq!(doc["emails"][1], json!({"type": "home", "value": "h@x.org"}));
     }
 

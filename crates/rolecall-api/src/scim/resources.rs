@@ -66,7 +66,7 @@ pub fn user_doc(row: &ScimUserRow, groups: &[(String, String, bool)], base: &Bas
         doc.insert("displayName".into(), json!(user.name));
     }
     let listed = doc.get("emails").and_then(Value::as_array).is_some_and(|e| !e.is_empty());
-    if !listed || !email.is_some_and(|e| rolecall_model::email_key(&e) == rolecall_model::email_key(&user.email)) {
+    if !listed || email.is_none_or(|e| rolecall_model::email_key(&e) != rolecall_model::email_key(&user.email)) {
         // Rolecall's email changed outside SCIM: it is the primary address now.
         let mut emails = doc.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
         match emails.iter().position(|e| e["primary"] == Value::Bool(true)).or((!emails.is_empty()).then_some(0)) {
@@ -289,18 +289,18 @@ pub fn members(index: &WorkspaceIndex, list: &Value) -> Result<Vec<Result<Member
                 .get("value")
                 .and_then(Value::as_str)
                 .ok_or_else(|| Refusal::new("invalidValue", "each member needs a `value`: the user's or group's id"))?;
-            let kind = item
-                .get("type")
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase)
-                .or_else(|| item.get("$ref").and_then(Value::as_str).filter(|r| r.contains("/Groups/")).map(|_| "group".into()));
+            let kind = item.get("type").and_then(Value::as_str).map(str::to_ascii_lowercase).or_else(|| {
+                item.get("$ref").and_then(Value::as_str).filter(|r| r.contains("/Groups/")).map(|_| "group".into())
+            });
             let is_user = index.user_info(id).is_some();
             let is_group = index.member_count(id).is_some() && index.builtin(id).is_none();
             Ok(match kind.as_deref() {
                 Some("user") if is_user => Ok(Member::User(id.into())),
                 Some("group") if is_group => Ok(Member::Group(id.into())),
                 Some("user" | "group") => Err(id.to_string()),
-                Some(other) => return Err(Refusal::new("invalidValue", format!("member type `{other}` is User or Group"))),
+                Some(other) => {
+                    return Err(Refusal::new("invalidValue", format!("member type `{other}` is User or Group")));
+                }
                 None if is_user => Ok(Member::User(id.into())),
                 None if is_group => Ok(Member::Group(id.into())),
                 None => Err(id.to_string()),
@@ -374,14 +374,21 @@ impl Edits {
     }
 }
 
+/// A group as a client wrote it: the group, its `externalId`, and its members if given.
+pub struct GroupDoc {
+    pub group: Group,
+    pub external_id: Option<String>,
+    pub members: Option<Vec<Member>>,
+}
+
 /// What a group document a client wrote makes of group `id` (keeping the settings of
-/// `before` that SCIM does not carry), with its `externalId` and its members, if given.
+/// `before` that SCIM does not carry).
 pub fn group_from_doc(
     index: &WorkspaceIndex,
     doc: &Value,
     id: &str,
     before: Option<&Group>,
-) -> Result<(Group, Option<String>, Option<Vec<Member>>), Refusal> {
+) -> Result<GroupDoc, Refusal> {
     let fields = doc.as_object().ok_or_else(|| Refusal::syntax("a Group is a JSON object"))?;
     let get = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
     let name = match get("displayName") {
@@ -412,7 +419,7 @@ pub fn group_from_doc(
         },
     };
     group.validate().map_err(|e| Refusal::new("invalidValue", e.to_string()))?;
-    Ok((group, external_id, members))
+    Ok(GroupDoc { group, external_id, members })
 }
 
 /// Members to add: each must be a user or group of the workspace.
@@ -420,7 +427,9 @@ pub fn known_members(index: &WorkspaceIndex, list: &Value) -> Result<Vec<Member>
     members(index, list)?
         .into_iter()
         .map(|m| {
-            m.map_err(|id| Refusal::new("invalidValue", format!("`{id}` is neither a user nor a group of this workspace")))
+            m.map_err(|id| {
+                Refusal::new("invalidValue", format!("`{id}` is neither a user nor a group of this workspace"))
+            })
         })
         .collect()
 }

@@ -222,7 +222,9 @@ pub fn schemas() -> &'static [Value; 2] {
             .multi()
             .sub(vec![
                 string("value", "The member's id.").mutability("immutable"),
-                Attr::new("$ref", "reference", "The member's URI.").references(&["User", "Group"]).mutability("immutable"),
+                Attr::new("$ref", "reference", "The member's URI.")
+                    .references(&["User", "Group"])
+                    .mutability("immutable"),
                 string("type", "User or Group.").canonical(&["User", "Group"]).mutability("immutable"),
             ]),
         ];

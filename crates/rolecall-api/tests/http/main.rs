@@ -21,4 +21,5 @@ mod observe;
 mod openapi;
 mod restart;
 mod scim;
+mod scim_scale;
 mod webhooks;

@@ -110,8 +110,17 @@ async fn users_provisioned_by_scim_are_rolecall_users() {
     // Found by userName without regard to case, and by externalId exactly.
     let found = scim_ok(&app, &key, "GET", "/Users?filter=userName%20eq%20%22BJensen%22", Value::Null, 200).await;
     assert_eq!((found["totalResults"].as_u64(), found["Resources"][0]["id"].as_str()), (Some(1), Some(id.as_str())));
-    scim_ok(&app, &key, "PATCH", &format!("/Users/{id}"), patch(json!([{"op": "add", "path": "externalId", "value": "okta-1"}])), 200).await;
-    let by_external = scim_ok(&app, &key, "GET", "/Users?filter=externalId%20eq%20%22okta-1%22", Value::Null, 200).await;
+    scim_ok(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/Users/{id}"),
+        patch(json!([{"op": "add", "path": "externalId", "value": "okta-1"}])),
+        200,
+    )
+    .await;
+    let by_external =
+        scim_ok(&app, &key, "GET", "/Users?filter=externalId%20eq%20%22okta-1%22", Value::Null, 200).await;
     assert_eq!(by_external["totalResults"], 1);
     let not_exact = scim_ok(&app, &key, "GET", "/Users?filter=externalId%20eq%20%22OKTA-1%22", Value::Null, 200).await;
     assert_eq!(not_exact["totalResults"], 0);
@@ -125,7 +134,10 @@ async fn users_provisioned_by_scim_are_rolecall_users() {
     // A user created through the API reads with their email as userName.
     app.user("acme", "carol", "member").await;
     let carol = scim_ok(&app, &key, "GET", "/Users/carol", Value::Null, 200).await;
-    assert_eq!((carol["userName"].as_str(), carol["emails"][0]["value"].as_str()), (Some("carol@example.test"), Some("carol@example.test")));
+    assert_eq!(
+        (carol["userName"].as_str(), carol["emails"][0]["value"].as_str()),
+        (Some("carol@example.test"), Some("carol@example.test"))
+    );
     let taken = scim(&app, &key, "POST", "/Users", user_doc("CAROL@example.test", "c2@example.com")).await;
     assert_eq!((taken.status.as_u16(), taken.body["scimType"].as_str()), (409, Some("uniqueness")), "{}", taken.body);
     let taken = scim(&app, &key, "POST", "/Users", user_doc("BJENSEN", "other@example.com")).await;
@@ -140,7 +152,8 @@ async fn users_provisioned_by_scim_are_rolecall_users() {
     assert!(no_email.body["detail"].as_str().unwrap().contains("email"), "{}", no_email.body);
     let inactive = scim(&app, &key, "POST", "/Users", json!({"userName": "x@example.com", "active": false})).await;
     assert_eq!(inactive.status, 400, "deactivation is refused, never ignored: {}", inactive.body);
-    let wrong_type = scim(&app, &key, "POST", "/Users", json!({"userName": "y@example.com", "emails": "y@example.com"})).await;
+    let wrong_type =
+        scim(&app, &key, "POST", "/Users", json!({"userName": "y@example.com", "emails": "y@example.com"})).await;
     assert_eq!((wrong_type.status.as_u16(), wrong_type.body["scimType"].as_str()), (400, Some("invalidValue")));
     let not_json = app.send("POST", &format!("{S}/Users"), &key, None, Some(&json!("not an object"))).await;
     assert_eq!(not_json.status, 400);
@@ -148,7 +161,15 @@ async fn users_provisioned_by_scim_are_rolecall_users() {
     assert_eq!(before, after);
 
     // A userName that is an address is enough; a password is never kept or shown.
-    let d = scim_ok(&app, &key, "POST", "/Users", json!({"userName": "dan@example.com", "password": "hunter2", "active": true}), 201).await;
+    let d = scim_ok(
+        &app,
+        &key,
+        "POST",
+        "/Users",
+        json!({"userName": "dan@example.com", "password": "hunter2", "active": true}),
+        201,
+    )
+    .await;
     assert_eq!(d["emails"][0]["value"], "dan@example.com");
     assert!(!d.to_string().contains("hunter2"));
     let export = app.ok("GET", &format!("{W}/export"), Value::Null, 200).await;
@@ -174,7 +195,10 @@ async fn check(app: &App, user: &str) -> bool {
 async fn groups_provisioned_by_scim_decide_access() {
     let app = App::start().await;
     app.workspace("acme", crate::app::apps_schema()).await;
-    let key = app.ok("POST", &format!("{W}/api-keys"), json!({"name": "idp"}), 201).await["key"].as_str().unwrap().to_string();
+    let key = app.ok("POST", &format!("{W}/api-keys"), json!({"name": "idp"}), 201).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for u in ["ann", "bob"] {
         app.user("acme", u, "member").await;
     }
@@ -199,28 +223,73 @@ async fn groups_provisioned_by_scim_decide_access() {
 
     // Members in the forms identity providers send: Azure's capitalised op and bare values,
     // Okta's value filter on remove.
-    scim_ok(&app, &key, "PATCH", &format!("/Groups/{g}"), patch(json!([{"op": "Add", "path": "members", "value": [{"value": "bob"}]}])), 200).await;
+    scim_ok(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/Groups/{g}"),
+        patch(json!([{"op": "Add", "path": "members", "value": [{"value": "bob"}]}])),
+        200,
+    )
+    .await;
     assert!(check(&app, "bob").await);
-    scim_ok(&app, &key, "PATCH", &format!("/Groups/{g}"), patch(json!([{"op": "remove", "path": "members[value eq \"ann\"]"}])), 200).await;
+    scim_ok(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/Groups/{g}"),
+        patch(json!([{"op": "remove", "path": "members[value eq \"ann\"]"}])),
+        200,
+    )
+    .await;
     assert!(!check(&app, "ann").await, "a removed member loses the group's access");
     // Removing someone who is not there, or adding someone who is, changes nothing.
-    let same = scim_ok(&app, &key, "PATCH", &format!("/Groups/{g}"), patch(json!([
-        {"op": "remove", "path": "members", "value": [{"value": "ann"}]},
-        {"op": "add", "path": "members", "value": [{"value": "bob"}]},
-    ])), 200).await;
+    let same = scim_ok(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/Groups/{g}"),
+        patch(json!([
+            {"op": "remove", "path": "members", "value": [{"value": "ann"}]},
+            {"op": "add", "path": "members", "value": [{"value": "bob"}]},
+        ])),
+        200,
+    )
+    .await;
     assert_eq!(same["members"].as_array().unwrap().len(), 1);
     // An unknown member refuses the whole request: the rename in it does not happen.
-    let refused = scim(&app, &key, "PATCH", &format!("/Groups/{g}"), patch(json!([
-        {"op": "replace", "path": "displayName", "value": "Renamed"},
-        {"op": "add", "path": "members", "value": [{"value": "nobody"}]},
-    ]))).await;
-    assert_eq!((refused.status.as_u16(), refused.body["scimType"].as_str()), (400, Some("invalidValue")), "{}", refused.body);
+    let refused = scim(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/Groups/{g}"),
+        patch(json!([
+            {"op": "replace", "path": "displayName", "value": "Renamed"},
+            {"op": "add", "path": "members", "value": [{"value": "nobody"}]},
+        ])),
+    )
+    .await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.body["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{}",
+        refused.body
+    );
     assert_eq!(app.ok("GET", &format!("{W}/groups/{g}"), Value::Null, 200).await["name"], "Engineering");
 
     // A nested group, and what each user's groups say.
-    let ops = scim_ok(&app, &key, "POST", "/Groups", json!({"displayName": "Ops", "members": [{"value": "ann"}]}), 201).await;
+    let ops =
+        scim_ok(&app, &key, "POST", "/Groups", json!({"displayName": "Ops", "members": [{"value": "ann"}]}), 201).await;
     let o = ops["id"].as_str().unwrap().to_string();
-    scim_ok(&app, &key, "PATCH", &format!("/Groups/{g}"), patch(json!([{"op": "add", "path": "members", "value": [{"value": o, "type": "Group"}]}])), 200).await;
+    scim_ok(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/Groups/{g}"),
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": o, "type": "Group"}]}])),
+        200,
+    )
+    .await;
     assert!(check(&app, "ann").await, "through the nested group");
     let ann = scim_ok(&app, &key, "GET", "/Users/ann", Value::Null, 200).await;
     let mut groups: Vec<(String, String)> = ann["groups"]
@@ -231,16 +300,36 @@ async fn groups_provisioned_by_scim_decide_access() {
         .collect();
     groups.sort();
     assert_eq!(groups, vec![("Engineering".into(), "indirect".into()), ("Ops".into(), "direct".into())]);
-    let members_of = scim_ok(&app, &key, "GET", &format!("/Users?filter=groups.value%20eq%20%22{g}%22"), Value::Null, 200).await;
+    let members_of =
+        scim_ok(&app, &key, "GET", &format!("/Users?filter=groups.value%20eq%20%22{g}%22"), Value::Null, 200).await;
     assert_eq!(members_of["totalResults"], 2, "users at any depth");
     let with_ann = scim_ok(&app, &key, "GET", "/Groups?filter=members%20eq%20%22ann%22", Value::Null, 200).await;
-    assert_eq!((with_ann["totalResults"].as_u64(), with_ann["Resources"][0]["id"].as_str()), (Some(1), Some(o.as_str())));
-    let by_name = scim_ok(&app, &key, "GET", "/Groups?filter=displayName%20eq%20%22engineering%22&excludedAttributes=members", Value::Null, 200).await;
+    assert_eq!(
+        (with_ann["totalResults"].as_u64(), with_ann["Resources"][0]["id"].as_str()),
+        (Some(1), Some(o.as_str()))
+    );
+    let by_name = scim_ok(
+        &app,
+        &key,
+        "GET",
+        "/Groups?filter=displayName%20eq%20%22engineering%22&excludedAttributes=members",
+        Value::Null,
+        200,
+    )
+    .await;
     assert_eq!(by_name["Resources"][0]["id"], g.as_str());
     assert!(by_name["Resources"][0].get("members").is_none());
 
     // PUT replaces the members; a group name is unique without regard to case.
-    scim_ok(&app, &key, "PUT", &format!("/Groups/{g}"), json!({"displayName": "Engineering", "members": [{"value": "ann"}]}), 200).await;
+    scim_ok(
+        &app,
+        &key,
+        "PUT",
+        &format!("/Groups/{g}"),
+        json!({"displayName": "Engineering", "members": [{"value": "ann"}]}),
+        200,
+    )
+    .await;
     assert!(!check(&app, "bob").await);
     let dup = scim(&app, &key, "POST", "/Groups", json!({"displayName": "OPS"})).await;
     assert_eq!((dup.status.as_u16(), dup.body["scimType"].as_str()), (409, Some("uniqueness")), "{}", dup.body);
@@ -250,7 +339,14 @@ async fn groups_provisioned_by_scim_decide_access() {
     assert_eq!(listed["totalResults"], 2);
     scim_ok(&app, &key, "GET", "/Groups/everyone", Value::Null, 404).await;
     scim_ok(&app, &key, "DELETE", "/Groups/workspace-admins", Value::Null, 404).await;
-    let nest_builtin = scim(&app, &key, "PATCH", &format!("/Groups/{g}"), patch(json!([{"op": "add", "path": "members", "value": [{"value": "everyone", "type": "Group"}]}]))).await;
+    let nest_builtin = scim(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/Groups/{g}"),
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": "everyone", "type": "Group"}]}])),
+    )
+    .await;
     assert_eq!(nest_builtin.status, 400);
 
     // Deleting the group takes its access away.
@@ -266,7 +362,10 @@ async fn lists_page_filter_and_cut_attributes() {
         app.user("acme", &format!("user{i:02}"), "member").await;
     }
     let page = scim_ok(&app, &key, "GET", "/Users?startIndex=11&count=10", Value::Null, 200).await;
-    assert_eq!((page["totalResults"].as_u64(), page["startIndex"].as_u64(), page["itemsPerPage"].as_u64()), (Some(25), Some(11), Some(10)));
+    assert_eq!(
+        (page["totalResults"].as_u64(), page["startIndex"].as_u64(), page["itemsPerPage"].as_u64()),
+        (Some(25), Some(11), Some(10))
+    );
     let ids: Vec<&str> = page["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids.first().copied(), Some("user10"));
     assert_eq!(ids.last().copied(), Some("user19"));
@@ -276,7 +375,9 @@ async fn lists_page_filter_and_cut_attributes() {
     assert_eq!((none["totalResults"].as_u64(), none["itemsPerPage"].as_u64()), (Some(25), Some(0)));
 
     // A filter no index answers reads every user, pages and counts the matches.
-    let sw = scim_ok(&app, &key, "GET", "/Users?filter=userName%20sw%20%22USER1%22&count=4&startIndex=3", Value::Null, 200).await;
+    let sw =
+        scim_ok(&app, &key, "GET", "/Users?filter=userName%20sw%20%22USER1%22&count=4&startIndex=3", Value::Null, 200)
+            .await;
     assert_eq!(sw["totalResults"], 10);
     let ids: Vec<&str> = sw["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["user12", "user13", "user14", "user15"]);
@@ -292,8 +393,11 @@ async fn lists_page_filter_and_cut_attributes() {
     keys.sort_unstable();
     assert_eq!(keys, ["emails", "id", "schemas", "userName"]);
     assert_eq!(doc["emails"], json!([{"value": "user07@example.test"}]));
-    let excluded = scim_ok(&app, &key, "GET", "/Users/user07?excludedAttributes=emails,displayName", Value::Null, 200).await;
-    assert!(excluded.get("emails").is_none() && excluded.get("displayName").is_none() && excluded["userName"].is_string());
+    let excluded =
+        scim_ok(&app, &key, "GET", "/Users/user07?excludedAttributes=emails,displayName", Value::Null, 200).await;
+    assert!(
+        excluded.get("emails").is_none() && excluded.get("displayName").is_none() && excluded["userName"].is_string()
+    );
 
     // Refusals in SCIM's words.
     for (path, scim_type) in [
@@ -307,11 +411,19 @@ async fn lists_page_filter_and_cut_attributes() {
     }
     let bad_patch = scim(&app, &key, "PATCH", "/Users/user01", json!({"Operations": []})).await;
     assert_eq!((bad_patch.status.as_u16(), bad_patch.body["scimType"].as_str()), (400, Some("invalidSyntax")));
-    let read_only = scim(&app, &key, "PATCH", "/Users/user01", patch(json!([{"op": "replace", "path": "groups", "value": []}]))).await;
+    let read_only =
+        scim(&app, &key, "PATCH", "/Users/user01", patch(json!([{"op": "replace", "path": "groups", "value": []}])))
+            .await;
     assert_eq!((read_only.status.as_u16(), read_only.body["scimType"].as_str()), (400, Some("mutability")));
     assert_eq!(scim(&app, &key, "GET", "/Nope", Value::Null).await.status, 404);
     // Bulk is not offered (the configuration says so): 501, as RFC 7644 §3.12 has it.
-    let bulk = reqwest::Client::new().post(app.url(&format!("{S}/Bulk"))).bearer_auth(&key).json(&json!({})).send().await.unwrap();
+    let bulk = reqwest::Client::new()
+        .post(app.url(&format!("{S}/Bulk")))
+        .bearer_auth(&key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bulk.status(), 501);
 
     // POST /.search lists users, then groups; a filter on an attribute of one selects from it.
@@ -319,11 +431,15 @@ async fn lists_page_filter_and_cut_attributes() {
     let all = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": 24, "count": 3});
     let both = scim_ok(&app, &key, "POST", "/.search", all, 200).await;
     assert_eq!(both["totalResults"], 26);
-    let kinds: Vec<&str> = both["Resources"].as_array().unwrap().iter().map(|r| r["meta"]["resourceType"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        both["Resources"].as_array().unwrap().iter().map(|r| r["meta"]["resourceType"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["User", "User", "Group"]);
     let only_groups = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName eq \"team\""});
     let teams = scim_ok(&app, &key, "POST", "/.search", only_groups, 200).await;
-    assert_eq!((teams["totalResults"].as_u64(), teams["Resources"][0]["displayName"].as_str()), (Some(1), Some("Team")));
+    assert_eq!(
+        (teams["totalResults"].as_u64(), teams["Resources"][0]["displayName"].as_str()),
+        (Some(1), Some("Team"))
+    );
     let big = json!({"userName": "big@example.com", "title": "x".repeat(2 * 1024 * 1024)});
     assert_eq!(scim(&app, &key, "POST", "/Users", big).await.status, 413);
 }
@@ -334,8 +450,10 @@ async fn a_workspace_scim_service_is_sealed_to_it() {
     let key = workspace_with_key(&app).await;
     app.workspace("other", Value::Null).await;
     app.user("other", "zed", "member").await;
-    let other_key =
-        app.ok("POST", "/v1/workspaces/other/api-keys", json!({"name": "idp"}), 201).await["key"].as_str().unwrap().to_string();
+    let other_key = app.ok("POST", "/v1/workspaces/other/api-keys", json!({"name": "idp"}), 201).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // No key, a wrong key: 401 in SCIM's shape.
     let none = app.send("GET", &format!("{S}/Users"), "", None, None).await;
     assert_eq!(none.status, 401);
@@ -349,7 +467,8 @@ async fn a_workspace_scim_service_is_sealed_to_it() {
     }
     // This workspace's key does not see the other's user either.
     scim_ok(&app, &key, "GET", "/Users/zed", Value::Null, 404).await;
-    let listed = scim_ok(&app, &key, "GET", "/Users?filter=userName%20eq%20%22zed%40example.test%22", Value::Null, 200).await;
+    let listed =
+        scim_ok(&app, &key, "GET", "/Users?filter=userName%20eq%20%22zed%40example.test%22", Value::Null, 200).await;
     assert_eq!(listed["totalResults"], 0);
     // The root key works everywhere.
     scim_ok(&app, crate::app::ROOT, "GET", "/ServiceProviderConfig", Value::Null, 200).await;
