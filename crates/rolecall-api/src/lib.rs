@@ -357,7 +357,7 @@ async fn create_user<S: Store>(
         last_active_at: None,
     };
     let revision = state.service.create_user(&actor, &ws, user.clone(), &body.groups).await?;
-    let mut out = serde_json::to_value(&user).map_err(|e| ApiError::bad_request("invalid", e.to_string()))?;
+    let mut out = listing::user_json(&state, &ws, &user);
     out["revision"] = json!(token(revision));
     Ok((StatusCode::CREATED, Json(out)))
 }
@@ -670,6 +670,7 @@ fn step(s: &Step) -> Value {
         }
         Step::BuiltinGroup { group } => json!({"kind": "builtin_group", "group": group}),
         Step::PublicGroup { group } => json!({"kind": "public_group", "group": group}),
+        Step::Suspended { user } => json!({"kind": "suspended", "user": user}),
     }
 }
 

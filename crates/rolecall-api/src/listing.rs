@@ -49,6 +49,15 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// A user as the API shows them: the directory row and whether they are active (the
+/// engine's; a suspended user is allowed nothing).
+pub(crate) fn user_json<S: Store>(state: &AppState<S>, ws: &str, user: &rolecall_model::User) -> Value {
+    let mut v = to_json(user);
+    let engine = state.service.snapshot();
+    v["active"] = json!(engine.workspace(ws).ok().and_then(|i| i.is_active(&user.id)).unwrap_or(true));
+    v
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -71,7 +80,7 @@ pub async fn list_users<S: Store>(
     let req = PageRequest { after: decode_cursor(query.cursor.as_deref())?, limit: limit(query.limit)? };
     let page = state.service.store().users(&ws, query.q.as_deref(), req).await.map_err(ServiceError::from)?;
     Ok(Json(
-        json!({"items": page.items.iter().map(to_json).collect::<Vec<_>>(), "next_cursor": page.next.as_deref().map(encode_cursor)}),
+        json!({"items": page.items.iter().map(|u| user_json(&state, &ws, u)).collect::<Vec<_>>(), "next_cursor": page.next.as_deref().map(encode_cursor)}),
     ))
 }
 
@@ -83,7 +92,7 @@ pub async fn get_user<S: Store>(
 ) -> Result<Json<Value>, ApiError> {
     caller.actor(Some(&ws))?.require_workspace(&ws)?;
     let user = state.service.store().user(&ws, &id).await.map_err(ServiceError::from)?;
-    user.map(|u| Json(to_json(&u)))
+    user.map(|u| Json(user_json(&state, &ws, &u)))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "user_not_found", format!("user `{id}` not found")))
 }
 

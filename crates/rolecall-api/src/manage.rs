@@ -154,6 +154,8 @@ pub struct UserPatch {
     name: Option<String>,
     workspace_role: Option<String>,
     kind: Option<UserKind>,
+    /// `false` suspends the user: nothing is allowed to them, and what they hold is kept.
+    active: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}/users/{id}", tag = "users", summary = "Change a user", request_body = crate::manage::UserPatch, responses((status = 200, description = "Done", body = crate::openapi::UserOut)))]
@@ -179,8 +181,8 @@ pub async fn patch_user<S: Store>(
     if let Some(kind) = patch.kind {
         user.kind = kind;
     }
-    let revision = state.service.update_user(&actor, &ws, user.clone()).await?;
-    let mut out = to_json(&user);
+    let revision = state.service.update_user(&actor, &ws, user.clone(), patch.active).await?;
+    let mut out = crate::listing::user_json(&state, &ws, &user);
     out["revision"] = json!(token(revision));
     Ok(Json(out))
 }

@@ -238,6 +238,9 @@ impl WorkspaceIndex {
     pub fn effective_role(&self, user: &str, resource: &ResourceRef) -> Result<Option<&str>, EngineError> {
         let (u, rec) = self.user_rec(user)?;
         let r = self.resource_by_ref(resource)?;
+        if self.is_suspended(u) {
+            return Ok(None);
+        }
         let ty = self.schema.ty(self.resource(r).map_or(0, |x| x.ty));
         Ok(self.resolve(u, rec, r, &mut NoTrace).effective().map(|l| ty.role_name(l)))
     }
@@ -388,7 +391,15 @@ impl WorkspaceIndex {
     }
 
     /// Users whose effective role on `r` is at least `level`.
+    /// Every user allowed at least `level` on `r` (suspended users never are).
     pub(crate) fn users_at_least(&self, r: ResIx, level: RoleLevel) -> RoaringBitmap {
+        let mut users = self.held_at_least(r, level);
+        users -= &self.suspended;
+        users
+    }
+
+    /// Every user holding at least `level` on `r`, suspended or not.
+    fn held_at_least(&self, r: ResIx, level: RoleLevel) -> RoaringBitmap {
         let Some(res) = self.resource(r) else { return RoaringBitmap::new() };
         let ty = self.schema.ty(res.ty);
         let mut found: RoaringBitmap = res.user_roles.iter().skip(usize::from(level)).union();
@@ -407,14 +418,14 @@ impl WorkspaceIndex {
             let any = ty.min_parent_level(level, false);
             let locked = ty.min_parent_level(level, true);
             if let Some(pl) = any {
-                let users = self.users_at_least(p, pl);
+                let users = self.held_at_least(p, pl);
                 if locked == Some(pl) {
                     kept |= &users;
                 }
                 found |= users;
             }
             if let Some(pl) = locked.filter(|l| Some(*l) != any) {
-                kept |= self.users_at_least(p, pl);
+                kept |= self.held_at_least(p, pl);
             }
         }
         found -= denied;

@@ -29,6 +29,7 @@ pub(crate) enum Plan {
     Nothing,
     PutUser { existing: Option<UserIx>, id: String, ws_role: WsRoleIx, kind: UserKind },
     DeleteUser(UserIx),
+    SetActive { u: UserIx, active: bool },
     PutGroup { existing: Option<GroupIx>, id: String, visibility: Visibility, apply_privileges: bool, notify: Notify },
     DeleteGroup(GroupIx),
     PutMember { g: GroupIx, u: UserIx, role: MemberRole },
@@ -128,6 +129,10 @@ impl WorkspaceIndex {
                 Plan::PutUser { existing, id: user.clone(), ws_role, kind: *kind }
             }
             Op::DeleteUser { user } => Plan::DeleteUser(self.user_by_id(user)?),
+            Op::SetUserActive { user, active } => {
+                let u = self.user_by_id(user)?;
+                if self.is_suspended(u) == !*active { Plan::Nothing } else { Plan::SetActive { u, active: *active } }
+            }
 
             Op::PutGroup { group, visibility, apply_privileges, notify } => {
                 validate_id("group", group)?;
@@ -379,7 +384,17 @@ impl WorkspaceIndex {
         match plan {
             Plan::Nothing => {}
             Plan::PutUser { existing, id, ws_role, kind } => self.put_user(existing, id, ws_role, kind),
-            Plan::DeleteUser(u) => self.delete_user(u),
+            Plan::DeleteUser(u) => {
+                self.suspended.remove(u);
+                self.delete_user(u)
+            }
+            Plan::SetActive { u, active } => {
+                if active {
+                    self.suspended.remove(u);
+                } else {
+                    self.suspended.insert(u);
+                }
+            }
             Plan::PutGroup { existing: Some(g), visibility, apply_privileges, notify, .. } => {
                 if let Some(group) = self.group_mut(g) {
                     group.visibility = visibility;

@@ -132,10 +132,13 @@ fn merge_exactly(scopes: &[Scope]) -> Option<Scope> {
 impl WorkspaceIndex {
     /// The filter `user` gets on `dataset`.
     pub fn data_filter(&self, user: &str, dataset: &str) -> Result<DataFilter, EngineError> {
-        let (_, rec) = self.user_rec(user)?;
+        let (u, rec) = self.user_rec(user)?;
         let d = self.schema.dataset(dataset).ok_or_else(|| EngineError::UnknownDataset(dataset.to_string()))?;
         let def = &self.schema.datasets[d];
         let attributes = def.attributes.clone();
+        if self.is_suspended(u) {
+            return Ok(DataFilter { access: DataAccess::Nothing, attributes });
+        }
         if self.is_admin(rec) {
             return Ok(DataFilter { access: DataAccess::Unrestricted, attributes });
         }

@@ -28,6 +28,8 @@ pub enum Step {
     BuiltinGroup { group: String },
     /// The group is public: everyone in the workspace may see it.
     PublicGroup { group: String },
+    /// The user is suspended: nothing is allowed to them, whatever they hold.
+    Suspended { user: String },
 }
 
 /// One chain of steps and what it gives.

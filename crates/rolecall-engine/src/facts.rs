@@ -14,12 +14,15 @@ impl WorkspaceIndex {
     pub fn facts(&self) -> Vec<Op> {
         let mut ops = Vec::new();
         let role_name = |w: u8| self.schema.workspace_roles[usize::from(w)].clone();
-        for user in self.users.values() {
+        for (u, user) in self.users.iter() {
             ops.push(Op::PutUser {
                 user: user.id.to_string(),
                 workspace_role: role_name(user.ws_role),
                 kind: user.kind,
             });
+            if self.is_suspended(u) {
+                ops.push(Op::SetUserActive { user: user.id.to_string(), active: false });
+            }
         }
         let groups: Vec<_> = self.groups.values().collect();
         for group in &groups {
@@ -308,10 +311,7 @@ impl WorkspaceIndex {
         };
         match group {
             Some(group) => Some(page(&self.group(*self.group_ix.get(group)?)?.members)),
-            None => {
-                let all: RoaringBitmap = self.users.iter().map(|(u, _)| u).collect();
-                Some(page(&all))
-            }
+            None => Some(page(&self.all_users)),
         }
     }
 
@@ -327,6 +327,11 @@ impl WorkspaceIndex {
                 .map(|(g, rec)| (&*rec.id, u.groups.binary_search(&g).is_ok()))
                 .collect(),
         )
+    }
+
+    /// Whether a user is active (not suspended); `None` for an unknown user.
+    pub fn is_active(&self, user: &str) -> Option<bool> {
+        Some(!self.is_suspended(self.user_ix_of(user)?))
     }
 
     /// A user's role in a group they are a direct member of.

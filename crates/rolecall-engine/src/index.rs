@@ -262,6 +262,9 @@ pub struct WorkspaceIndex {
     pub(crate) users: Slots<UserRec>,
     pub(crate) user_ix: IdTable,
     pub(crate) all_users: RoaringBitmap,
+    /// INVARIANT: the suspended users. Nothing is allowed to them: every question answers
+    /// for them as if they held nothing (`Op::SetUserActive`).
+    pub(crate) suspended: RoaringBitmap,
     /// Indexed by workspace role: the users who have it.
     pub(crate) ws_role_users: Vec<RoaringBitmap>,
     pub(crate) groups: Slots<GroupRec, 4>,
@@ -301,6 +304,7 @@ impl WorkspaceIndex {
             users: Slots::default(),
             user_ix: IdTable::default(),
             all_users: RoaringBitmap::new(),
+            suspended: RoaringBitmap::new(),
             ws_role_users: vec![RoaringBitmap::new(); ws_roles],
             groups: Slots::default(),
             group_ix: FxHashMap::default(),
@@ -439,6 +443,11 @@ impl WorkspaceIndex {
 
     pub(crate) fn user_by_id(&self, id: &str) -> Result<UserIx, crate::EngineError> {
         self.user_ix_of(id).ok_or_else(|| crate::EngineError::UserNotFound(id.to_string()))
+    }
+
+    /// Whether user `u` is suspended.
+    pub(crate) fn is_suspended(&self, u: UserIx) -> bool {
+        !self.suspended.is_empty() && self.suspended.contains(u)
     }
 
     pub(crate) fn user_rec(&self, id: &str) -> Result<(UserIx, &UserRec), crate::EngineError> {

@@ -127,8 +127,19 @@ impl WorkspaceIndex {
         if resource.id == self.id { Ok(()) } else { Err(EngineError::ResourceNotFound(resource.to_string())) }
     }
 
-    /// May `user` do `action` on `resource`, and with which effective role?
+    /// Whether `user` is a suspended user.
+    fn suspended_id(&self, user: &str) -> bool {
+        !self.suspended.is_empty() && self.user_ix_of(user).is_some_and(|u| self.suspended.contains(u))
+    }
+
+    /// May `user` do `action` on `resource`, and with which effective role? A suspended
+    /// user may do nothing.
     pub fn check(&self, user: &str, action: &str, resource: &ResourceRef) -> Result<Decision<'_>, EngineError> {
+        let decision = self.check_held(user, action, resource)?;
+        Ok(if self.suspended_id(user) { Decision { allowed: false, role: None } } else { decision })
+    }
+
+    fn check_held(&self, user: &str, action: &str, resource: &ResourceRef) -> Result<Decision<'_>, EngineError> {
         match self.kind(&resource.kind)? {
             Kind::Typed(t) => self.check_resource(t, user, action, resource),
             Kind::Group => {
@@ -150,8 +161,20 @@ impl WorkspaceIndex {
         }
     }
 
-    /// Every chain that gives `user` access to `resource`, and every deny that blocks it.
+    /// Every chain that gives `user` access to `resource`, and every deny that blocks it
+    /// (a suspended user's chains are all blocked).
     pub fn explain(&self, user: &str, action: &str, resource: &ResourceRef) -> Result<Explanation, EngineError> {
+        let mut explanation = self.explain_held(user, action, resource)?;
+        if self.suspended_id(user) {
+            explanation.allowed = false;
+            explanation.role = None;
+            explanation.paths.iter_mut().for_each(|p| p.blocked = true);
+            explanation.denied_by.insert(0, vec![crate::explain::Step::Suspended { user: user.to_string() }]);
+        }
+        Ok(explanation)
+    }
+
+    fn explain_held(&self, user: &str, action: &str, resource: &ResourceRef) -> Result<Explanation, EngineError> {
         match self.kind(&resource.kind)? {
             Kind::Typed(t) => self.explain_resource(t, user, action, resource),
             Kind::Group => {
@@ -212,11 +235,18 @@ impl WorkspaceIndex {
                 set
             }
         };
+        let set = if self.suspended_id(user) { RoaringBitmap::new() } else { set };
         Ok(ResourceSet { index: self, kind: k, set })
     }
 
-    /// Every user who may do `action` on `resource`, with their role.
+    /// Every user who may do `action` on `resource`, with their role (never a suspended user).
     pub fn lookup_subjects(&self, resource: &ResourceRef, action: &str) -> Result<SubjectSet<'_>, EngineError> {
+        let mut subjects = self.subjects_held(resource, action)?;
+        subjects.users -= &self.suspended;
+        Ok(subjects)
+    }
+
+    fn subjects_held(&self, resource: &ResourceRef, action: &str) -> Result<SubjectSet<'_>, EngineError> {
         Ok(match self.kind(&resource.kind)? {
             Kind::Typed(t) => {
                 let ty = self.schema.ty(t);
@@ -247,8 +277,8 @@ impl WorkspaceIndex {
 impl WorkspaceIndex {
     /// Whether a user's workspace role is an admin role.
     pub fn is_admin_user(&self, user: &str) -> Result<bool, EngineError> {
-        let (_, rec) = self.user_rec(user)?;
-        Ok(self.is_admin(rec))
+        let (u, rec) = self.user_rec(user)?;
+        Ok(self.is_admin(rec) && !self.is_suspended(u))
     }
 
     /// Whether holding `held` on a resource of this type covers granting `role`: a normal

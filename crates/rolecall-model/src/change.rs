@@ -46,6 +46,12 @@ pub enum Op {
     DeleteUser {
         user: String,
     },
+    /// Suspends a user (`active: false`: nothing is allowed to them, whatever they hold)
+    /// or lifts the suspension. What they hold is kept (SCIM's `active`).
+    SetUserActive {
+        user: String,
+        active: bool,
+    },
 
     /// Creates a group or changes the settings that decide access.
     PutGroup {

@@ -273,12 +273,19 @@ impl<S: Store> Service<S> {
 
     /// Creates or updates a user. Workspace admins (and keys) only.
     pub async fn put_user(&self, actor: &Actor, workspace: &str, user: User) -> Result<Revision, ServiceError> {
-        self.write_user(actor, workspace, user, &[], Exists::Either).await
+        self.write_user(actor, workspace, user, &[], Exists::Either, None).await
     }
 
-    /// Changes an existing user (a user deleted meanwhile is not brought back).
-    pub async fn update_user(&self, actor: &Actor, workspace: &str, user: User) -> Result<Revision, ServiceError> {
-        self.write_user(actor, workspace, user, &[], Exists::Must).await
+    /// Changes an existing user (a user deleted meanwhile is not brought back), and
+    /// suspends them (`active: Some(false)`) or lifts their suspension.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        workspace: &str,
+        user: User,
+        active: Option<bool>,
+    ) -> Result<Revision, ServiceError> {
+        self.write_user(actor, workspace, user, &[], Exists::Must, active).await
     }
 
     /// Creates a user and adds them to `groups` as a member, in one transaction: an
@@ -291,7 +298,7 @@ impl<S: Store> Service<S> {
         user: User,
         groups: &[String],
     ) -> Result<Revision, ServiceError> {
-        self.write_user(actor, workspace, user, groups, Exists::MustNot).await
+        self.write_user(actor, workspace, user, groups, Exists::MustNot, None).await
     }
 
     async fn write_user(
@@ -301,11 +308,15 @@ impl<S: Store> Service<S> {
         user: User,
         groups: &[String],
         exists: Exists,
+        active: Option<bool>,
     ) -> Result<Revision, ServiceError> {
         let allowed = self.require_admin(actor, workspace).await?;
         user.validate()?;
         let before = self.store.user(workspace, &user.id).await?;
         let mut changes = vec![Change::new(workspace, user.put_op())];
+        if let Some(active) = active {
+            changes.push(Change::new(workspace, Op::SetUserActive { user: user.id.clone(), active }));
+        }
         for group in groups {
             changes.push(Change::new(
                 workspace,
@@ -322,7 +333,7 @@ impl<S: Store> Service<S> {
                 action,
                 format!("user:{}", user.id),
                 before.map(|b| json!(b)),
-                Some(json!({"user": user, "groups": groups})),
+                Some(json!({"user": user, "groups": groups, "active": active})),
             )],
             ..Batch::default()
         };

@@ -40,15 +40,16 @@ pub struct ScimGroup {
 }
 
 impl<S: Store> Service<S> {
-    /// Creates or replaces a user with what the SCIM client wrote about them. The
-    /// `userName` may be nobody else's: neither another SCIM user's nor the email of a user
-    /// SCIM never wrote. Workspace admins (and keys) only.
+    /// Creates or replaces a user with what the SCIM client wrote about them, active or
+    /// suspended. The `userName` may be nobody else's: neither another SCIM user's nor the
+    /// email of a user SCIM never wrote. Workspace admins (and keys) only.
     pub async fn scim_put_user(
         &self,
         actor: &Actor,
         workspace: &str,
         user: User,
         scim: ScimUser,
+        active: bool,
         existing: Existing,
     ) -> Result<Revision, ServiceError> {
         let allowed = self.require_admin(actor, workspace).await?;
@@ -61,22 +62,29 @@ impl<S: Store> Service<S> {
             )));
         }
         let before = self.store.user(workspace, &user.id).await?;
+        let was_active = self.read()?.workspace(workspace)?.is_active(&user.id).unwrap_or(true);
         let action = if existing == Existing::New { "user.create" } else { "user.update" };
         let audit = Self::audit(
             workspace,
             action,
             format!("user:{}", user.id),
             before.map(|b| json!(b)),
-            Some(json!({"user": user, "scim": scim})),
+            Some(json!({"user": user, "scim": scim, "active": active})),
         );
         let id = user.id.clone();
+        let mut changes = vec![Change::new(workspace, user.put_op())];
+        // A suspension is always written (what was read may have changed since); lifting
+        // one only when there is one.
+        if !active || !was_active {
+            changes.push(Change::new(workspace, Op::SetUserActive { user: user.id.clone(), active }));
+        }
         let batch = Self::batch(
             actor,
             vec![
                 Write::PutUser { workspace: workspace.into(), user: user.clone() },
                 Write::PutScimUser { workspace: workspace.into(), scim },
             ],
-            vec![Change::new(workspace, user.put_op())],
+            changes,
             audit,
         );
         self.run_if(&allowed, batch, |engine| match (engine.workspace(workspace)?.user_info(&id), existing) {

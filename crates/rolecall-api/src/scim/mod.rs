@@ -519,7 +519,10 @@ async fn user_docs<S: Store>(
     Ok(ids
         .iter()
         .filter_map(|id| by_id.remove(id))
-        .map(|row| resources::user_doc(&row, &resources::groups_of(index, &row.user.id, &names), base))
+        .map(|row| {
+            let active = index.is_active(&row.user.id).unwrap_or(true);
+            resources::user_doc(&row, &resources::groups_of(index, &row.user.id, &names), active, base)
+        })
         .collect())
 }
 
@@ -699,8 +702,15 @@ async fn write_user<S: Store>(
         return Err(Refusal::not_found(Kind::User, id));
     }
     let role = state.service.default_workspace_role(ws)?;
-    let (user, scim) = resources::user_from_doc(doc, id, before.as_ref(), role)?;
-    state.service.scim_put_user(actor, ws, user, scim, existing).await?;
+    let written = resources::user_from_doc(doc, id, before.as_ref(), role)?;
+    // Only a client that says so makes a user active again: a replacement that leaves
+    // `active` out keeps a suspension.
+    let active = match (written.active, existing) {
+        (Some(active), _) => active,
+        (None, Existing::New) => true,
+        (None, Existing::Replace) => state.service.snapshot().workspace(ws)?.is_active(id).unwrap_or(false),
+    };
+    state.service.scim_put_user(actor, ws, written.user, written.scim, active, existing).await?;
     Ok(())
 }
 

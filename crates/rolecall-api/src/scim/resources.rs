@@ -53,8 +53,9 @@ impl Base {
     }
 }
 
-/// A user's document. `groups` are the groups they are in (`(id, name, direct)`).
-pub fn user_doc(row: &ScimUserRow, groups: &[(String, String, bool)], base: &Base) -> Value {
+/// A user's document. `groups` are the groups they are in (`(id, name, direct)`);
+/// `active` is false for a suspended user.
+pub fn user_doc(row: &ScimUserRow, groups: &[(String, String, bool)], active: bool, base: &Base) -> Value {
     let user = &row.user;
     let mut doc = match &row.scim {
         Some(scim) => scim.attributes.as_object().cloned().unwrap_or_default(),
@@ -83,6 +84,7 @@ pub fn user_doc(row: &ScimUserRow, groups: &[(String, String, bool)], base: &Bas
     }
     out.insert("userName".into(), json!(user_name));
     out.extend(doc);
+    out.insert("active".into(), json!(active));
     if !groups.is_empty() {
         let groups: Vec<Value> = groups
             .iter()
@@ -101,27 +103,31 @@ pub fn user_doc(row: &ScimUserRow, groups: &[(String, String, bool)], base: &Bas
     Value::Object(out)
 }
 
+/// A user as a client wrote them.
+pub struct UserWrite {
+    pub user: User,
+    pub scim: ScimUser,
+    /// `active`, when the document says.
+    pub active: Option<bool>,
+}
+
 /// What a document a client wrote makes of user `id`: Rolecall's user (keeping the
 /// workspace role and kind of `before`, or `role` for a new user) and the SCIM row.
-pub fn user_from_doc(doc: Value, id: &str, before: Option<&User>, role: String) -> Result<(User, ScimUser), Refusal> {
+pub fn user_from_doc(doc: Value, id: &str, before: Option<&User>, role: String) -> Result<UserWrite, Refusal> {
     let Value::Object(mut fields) = doc else { return Err(Refusal::syntax("a User is a JSON object")) };
     for key in SERVER_SET {
         fields.remove(*key);
     }
     // Never stored, never returned.
     fields.retain(|k, _| !k.eq_ignore_ascii_case("password"));
-    if let Some(active) = take(&mut fields, "active") {
-        match active {
-            Value::Bool(true) => {}
-            Value::Bool(false) => {
-                return Err(Refusal::new(
-                    "invalidValue",
-                    "Rolecall cannot deactivate a user: delete the user to remove their access",
-                ));
-            }
-            _ => return Err(Refusal::new("invalidValue", "`active` is a boolean")),
-        }
-    }
+    let active = match take(&mut fields, "active") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(b),
+        // Some identity providers send booleans as strings.
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        Some(_) => return Err(Refusal::new("invalidValue", "`active` is a boolean")),
+    };
     let user_name = match take(&mut fields, "userName") {
         Some(Value::String(s)) if !s.trim().is_empty() => s,
         Some(_) => return Err(Refusal::new("invalidValue", "`userName` is a non-empty string")),
@@ -150,7 +156,7 @@ pub fn user_from_doc(doc: Value, id: &str, before: Option<&User>, role: String) 
     };
     user.validate().map_err(|e| Refusal::new("invalidValue", e.to_string()))?;
     let scim = ScimUser { user: id.to_string(), user_name, external_id, attributes: Value::Object(fields) };
-    Ok((user, scim))
+    Ok(UserWrite { user, scim, active })
 }
 
 /// Takes an attribute out of a document, by any case of its name.

@@ -181,6 +181,12 @@ pub fn schemas() -> &'static [Value; 2] {
             string("nickName", "The casual name of the user."),
             string("title", "The user's title, such as Vice President."),
             Attr::new(
+                "active",
+                "boolean",
+                "false suspends the user: every check denies them and no lookup finds them; their groups and grants \
+                 are kept for when they are active again.",
+            ),
+            Attr::new(
                 "emails",
                 "complex",
                 "Email addresses. Rolecall needs one: the primary one (or the first, or a userName that is an \

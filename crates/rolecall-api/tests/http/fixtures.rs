@@ -75,6 +75,7 @@ fn request(op: &Op, known: &Known) -> (&'static str, String, Value) {
                    "workspace_role": workspace_role, "kind": kind}),
         ),
         Op::DeleteUser { user } => ("DELETE", format!("/users/{user}"), Value::Null),
+        Op::SetUserActive { user, active } => ("PATCH", format!("/users/{user}"), json!({"active": active})),
         Op::PutGroup { group, visibility, apply_privileges, notify } if known.groups.contains(group) => (
             "PATCH",
             format!("/groups/{group}"),

@@ -29,5 +29,7 @@ mod observe;
 mod openapi;
 #[path = "../http/restart.rs"]
 mod restart;
+#[path = "../http/scim.rs"]
+mod scim;
 #[path = "../http/webhooks.rs"]
 mod webhooks;

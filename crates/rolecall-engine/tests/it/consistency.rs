@@ -49,6 +49,7 @@ pub fn render_steps(steps: &[Step]) -> String {
             }
             Step::BuiltinGroup { group } => format!("group:{group} is built in"),
             Step::PublicGroup { group } => format!("group:{group} is public"),
+            Step::Suspended { user } => format!("user:{user} is suspended"),
         })
         .collect::<Vec<_>>()
         .join(" -> ")

@@ -91,6 +91,7 @@ fn op() -> impl Strategy<Value = Op> {
             kind: if regular { UserKind::Regular } else { UserKind::OneTime },
         }),
         1 => user().prop_map(|user| Op::DeleteUser { user }),
+        2 => (user(), prop::bool::weighted(0.4)).prop_map(|(user, active)| Op::SetUserActive { user, active }),
         4 => (group(), any::<bool>(), prop::bool::weighted(0.8), any::<bool>()).prop_map(|(group, private, apply_privileges, notify)| Op::PutGroup {
             group,
             visibility: if private { Visibility::Private } else { Visibility::Public },

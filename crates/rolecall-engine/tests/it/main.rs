@@ -11,3 +11,4 @@ mod fixtures;
 mod notify;
 mod reference;
 mod refusals;
+mod suspend;

@@ -16,6 +16,8 @@ const ADMINS: &str = "workspace-admins";
 struct User {
     role: String,
     kind: UserKind,
+    /// Suspended users are allowed nothing.
+    suspended: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -245,8 +247,14 @@ impl Reference {
         allowed || self.ws_level(&self.users[user].role) >= usize::from(def.min_role)
     }
 
-    /// The answer of a check, or the error code.
+    /// The answer of a check, or the error code. A suspended user is allowed nothing and
+    /// holds no role.
     pub fn check(&self, user: &str, action: &str, r: &ResourceRef) -> Result<Answer, &'static str> {
+        let answer = self.check_held(user, action, r)?;
+        Ok(if self.users[user].suspended { (false, None) } else { answer })
+    }
+
+    fn check_held(&self, user: &str, action: &str, r: &ResourceRef) -> Result<Answer, &'static str> {
         if !self.users.contains_key(user) {
             return Err("user_not_found");
         }
@@ -284,6 +292,9 @@ impl Reference {
 
     /// The user's data filter as (unrestricted, the scopes whose union they see).
     pub fn data_filter(&self, user: &str, dataset: &str) -> (bool, Vec<BTreeMap<String, BTreeSet<String>>>) {
+        if self.users[user].suspended {
+            return (false, Vec::new());
+        }
         if self.is_admin(user) {
             return (true, Vec::new());
         }
@@ -364,7 +375,14 @@ impl Reference {
                 if !self.schema.workspace_roles.contains(workspace_role) {
                     return Err("unknown_workspace_role");
                 }
-                self.users.insert(user.clone(), User { role: workspace_role.clone(), kind: *kind });
+                let suspended = self.users.get(user).is_some_and(|u| u.suspended);
+                self.users.insert(user.clone(), User { role: workspace_role.clone(), kind: *kind, suspended });
+            }
+            Op::SetUserActive { user, active } => {
+                self.need_user(user)?;
+                if let Some(u) = self.users.get_mut(user) {
+                    u.suspended = !*active;
+                }
             }
             Op::DeleteUser { user } => {
                 self.need_user(user)?;
