@@ -174,6 +174,8 @@ fn a_spicedb_export_answers_as_rolecall_does() {
         ("erin", "admin", UserKind::Regular),
         ("olga", "owner", UserKind::Regular),
         ("pat", "member", UserKind::Regular),
+        // An owner in a group and with grants of her own, suspended: allowed nothing.
+        ("sam", "owner", UserKind::Regular),
     ];
     for (user, role, kind) in users {
         ok(Op::PutUser { user: user.into(), workspace_role: role.into(), kind });
@@ -188,7 +190,7 @@ fn a_spicedb_export_answers_as_rolecall_does() {
     ok(group("sales.emea", true));
     ok(group("paused", false));
     ok(Op::PutChildGroup { group: "sales".into(), child: "sales.emea".into() });
-    for (g, u) in [("sales.emea", "alice@acme.com"), ("sales", "bob"), ("paused", "pat"), ("paused", "dan")] {
+    for (g, u) in [("sales.emea", "alice@acme.com"), ("sales", "bob"), ("paused", "pat"), ("paused", "dan"), ("sales", "sam")] {
         ok(Op::PutMember { group: g.into(), user: u.into(), role: MemberRole::Member });
     }
     let r = ResourceRef::new;
@@ -212,10 +214,12 @@ fn a_spicedb_export_answers_as_rolecall_does() {
         ("step", "score", Subject::User("bob".into()), "blocked"),
         ("step", "loose", Subject::Group("workspace-admins".into()), "editor"),
         ("step", "close", Subject::User("carol:ops".into()), "editor"),
+        ("app", "hr", Subject::User("sam".into()), "admin"),
     ];
     for (kind, id, subject, role) in grants {
         ok(Op::PutGrant { resource: r(kind, id), subject, role: role.into() });
     }
+    ok(Op::SetUserActive { user: "sam".into(), active: false });
     let index = engine.workspace(ws).unwrap();
     let export = rolecall_service::interop::spicedb(index);
 

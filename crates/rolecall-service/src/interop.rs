@@ -186,8 +186,12 @@ fn facts(index: &WorkspaceIndex) -> Facts {
         grants: Vec::new(),
     };
     let mut applies = BTreeMap::new();
+    let mut suspended = std::collections::BTreeSet::new();
     for op in index.facts() {
         match op {
+            Op::SetUserActive { user, active: false } => {
+                suspended.insert(user);
+            }
             Op::PutUser { user, workspace_role, kind } => {
                 let w = schema.workspace_roles.iter().position(|r| *r == workspace_role).unwrap_or(0);
                 f.users.push((user, w, kind == UserKind::Regular));
@@ -210,6 +214,11 @@ fn facts(index: &WorkspaceIndex) -> Facts {
             _ => {}
         }
     }
+    // A suspended user is allowed nothing: nothing of theirs is exported, so the other
+    // system allows them nothing either.
+    f.users.retain(|(u, _, _)| !suspended.contains(u));
+    f.members.retain(|(_, u)| !suspended.contains(u));
+    f.grants.retain(|(_, s, _)| !matches!(s, Subject::User(u) if suspended.contains(u)));
     // The built-in groups' members are kept by Rolecall; they are written out as they are now.
     for (user, w, regular) in &f.users {
         if *regular {

@@ -210,7 +210,9 @@ impl<S: Store> Service<S> {
                 | Op::PutAssignee { .. }
                 | Op::PutPolicy { .. }
                 | Op::AttachPolicy { .. }
-                | Op::PutDataScope { .. } => {}
+                | Op::PutDataScope { .. }
+                // A suspension comes across; lifting one is not an addition.
+                | Op::SetUserActive { active: false, .. } => {}
                 other => {
                     return Err(ServiceError::Invalid(format!(
                         "an import only adds; `{}` cannot be imported",
