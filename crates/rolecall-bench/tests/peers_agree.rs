@@ -190,7 +190,9 @@ fn a_spicedb_export_answers_as_rolecall_does() {
     ok(group("sales.emea", true));
     ok(group("paused", false));
     ok(Op::PutChildGroup { group: "sales".into(), child: "sales.emea".into() });
-    for (g, u) in [("sales.emea", "alice@acme.com"), ("sales", "bob"), ("paused", "pat"), ("paused", "dan"), ("sales", "sam")] {
+    for (g, u) in
+        [("sales.emea", "alice@acme.com"), ("sales", "bob"), ("paused", "pat"), ("paused", "dan"), ("sales", "sam")]
+    {
         ok(Op::PutMember { group: g.into(), user: u.into(), role: MemberRole::Member });
     }
     let r = ResourceRef::new;

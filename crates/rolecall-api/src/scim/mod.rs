@@ -764,6 +764,9 @@ async fn patch_user<S: Store>(
     let mut doc = one_user(&state, &ws, &id, &base).await?;
     for op in ops {
         for op in patch::with_paths(op, Kind::User)? {
+            if op.op == patch::OpKind::Remove && op.path.as_ref().is_some_and(|p| p.attr.attr == "active") {
+                return Err(Refusal::new("mutability", "`active` cannot be removed: replace it with true or false"));
+            }
             patch::apply(&mut doc, &op)?;
         }
     }

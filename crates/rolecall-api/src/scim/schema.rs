@@ -184,8 +184,10 @@ pub fn schemas() -> &'static [Value; 2] {
                 "active",
                 "boolean",
                 "false suspends the user: every check denies them and no lookup finds them; their groups and grants \
-                 are kept for when they are active again.",
-            ),
+                 are kept for when they are active again. A new user without it is active; a replacement without it \
+                 keeps the user as they are; it cannot be removed.",
+            )
+            .required(),
             Attr::new(
                 "emails",
                 "complex",

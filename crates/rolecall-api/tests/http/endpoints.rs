@@ -496,3 +496,29 @@ async fn exports_for_spicedb_and_openfga() {
     assert_eq!(app.acting("sam", "GET", &format!("{W}/export/openfga"), Value::Null).await.status.as_u16(), 403);
     assert_eq!(app.acting("sam", "GET", &format!("{W}/export/spicedb"), Value::Null).await.status.as_u16(), 403);
 }
+
+#[tokio::test]
+async fn a_suspended_user_is_allowed_nothing_until_reactivated() {
+    let app = App::start().await;
+    app.workspace("acme", apps_schema()).await;
+    app.user("acme", "ann", "admin").await;
+    app.ok("POST", "/v1/workspaces/acme/resources", json!({"type": "app", "id": "crm", "name": "CRM"}), 201).await;
+    let check = json!({"subject": {"user": "ann"}, "action": "update", "resource": {"type": "app", "id": "crm"}});
+    assert_eq!(app.ok("POST", "/v1/workspaces/acme/check", check.clone(), 200).await["allowed"], true);
+    let off = app.ok("PATCH", "/v1/workspaces/acme/users/ann", json!({"active": false}), 200).await;
+    assert_eq!(off["active"], false);
+    assert_eq!(app.ok("POST", "/v1/workspaces/acme/check", check.clone(), 200).await["allowed"], false);
+    // A suspended admin administers nothing either.
+    let acting =
+        app.acting("ann", "POST", "/v1/workspaces/acme/users", json!({"email": "x@example.test", "name": "X"})).await;
+    assert_eq!(acting.status, 403, "{}", acting.body);
+    let listed = app.ok("GET", "/v1/workspaces/acme/users", Value::Null, 200).await;
+    assert_eq!(listed["items"][0]["active"], false);
+    // Other changes to the user keep the suspension; lifting it brings everything back.
+    app.ok("PATCH", "/v1/workspaces/acme/users/ann", json!({"name": "Ann B."}), 200).await;
+    assert_eq!(app.ok("POST", "/v1/workspaces/acme/check", check.clone(), 200).await["allowed"], false);
+    app.ok("PATCH", "/v1/workspaces/acme/users/ann", json!({"active": true}), 200).await;
+    assert_eq!(app.ok("POST", "/v1/workspaces/acme/check", check, 200).await["allowed"], true);
+    let bad = app.root("PATCH", "/v1/workspaces/acme/users/ann", json!({"active": "no"})).await;
+    assert_eq!(bad.status, 400);
+}

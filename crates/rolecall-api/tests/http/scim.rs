@@ -150,8 +150,8 @@ async fn users_provisioned_by_scim_are_rolecall_users() {
     let no_email = scim(&app, &key, "POST", "/Users", json!({"schemas": [], "userName": "no-mail"})).await;
     assert_eq!((no_email.status.as_u16(), no_email.body["scimType"].as_str()), (400, Some("invalidValue")));
     assert!(no_email.body["detail"].as_str().unwrap().contains("email"), "{}", no_email.body);
-    let inactive = scim(&app, &key, "POST", "/Users", json!({"userName": "x@example.com", "active": false})).await;
-    assert_eq!(inactive.status, 400, "deactivation is refused, never ignored: {}", inactive.body);
+    let bad_active = scim(&app, &key, "POST", "/Users", json!({"userName": "x@example.com", "active": "maybe"})).await;
+    assert_eq!((bad_active.status.as_u16(), bad_active.body["scimType"].as_str()), (400, Some("invalidValue")));
     let wrong_type =
         scim(&app, &key, "POST", "/Users", json!({"userName": "y@example.com", "emails": "y@example.com"})).await;
     assert_eq!((wrong_type.status.as_u16(), wrong_type.body["scimType"].as_str()), (400, Some("invalidValue")));
@@ -348,6 +348,40 @@ async fn groups_provisioned_by_scim_decide_access() {
     )
     .await;
     assert_eq!(nest_builtin.status, 400);
+
+    // Deactivating a user (Azure sends the boolean as a string) suspends them: the group's
+    // access is gone, the membership stays, and a replacement that leaves `active` out does
+    // not lift the suspension.
+    let off = patch(json!([{"op": "Replace", "path": "active", "value": "False"}]));
+    let ann_off = scim_ok(&app, &key, "PATCH", "/Users/ann", off, 200).await;
+    assert_eq!(ann_off["active"], false);
+    assert!(!check(&app, "ann").await);
+    assert_eq!(app.ok("GET", &format!("{W}/users/ann"), Value::Null, 200).await["active"], false);
+    let why = app
+        .ok(
+            "POST",
+            &format!("{W}/explain"),
+            json!({"subject": {"user": "ann"}, "action": "run", "resource": {"type": "app", "id": "wiki"}}),
+            200,
+        )
+        .await;
+    assert_eq!(why["allowed"], false);
+    assert!(why.to_string().contains("suspended"), "{why}");
+    let mut doc = scim_ok(&app, &key, "GET", "/Users/ann", Value::Null, 200).await;
+    doc.as_object_mut().unwrap().remove("active");
+    scim_ok(&app, &key, "PUT", "/Users/ann", doc, 200).await;
+    assert!(!check(&app, "ann").await, "still suspended");
+    let lookup = app
+        .ok(
+            "POST",
+            &format!("{W}/lookup/subjects"),
+            json!({"resource": {"type": "app", "id": "wiki"}, "action": "run"}),
+            200,
+        )
+        .await;
+    assert!(!lookup.to_string().contains("\"ann\""), "{lookup}");
+    scim_ok(&app, &key, "PATCH", "/Users/ann", patch(json!([{"op": "replace", "value": {"active": true}}])), 200).await;
+    assert!(check(&app, "ann").await, "active again, with the group's access");
 
     // Deleting the group takes its access away.
     scim_ok(&app, &key, "DELETE", &format!("/Groups/{g}"), Value::Null, 204).await;

@@ -14,13 +14,22 @@ fn engine() -> Engine {
     ok(Op::CreateWorkspace { schema: SchemaDoc::default_schema() });
     ok(Op::PutUser { user: "ada".into(), workspace_role: "admin".into(), kind: UserKind::Regular });
     ok(Op::PutUser { user: "bo".into(), workspace_role: "member".into(), kind: UserKind::Regular });
-    ok(Op::PutGroup { group: "ops".into(), visibility: Visibility::Private, apply_privileges: true, notify: Notify::OnChange });
+    ok(Op::PutGroup {
+        group: "ops".into(),
+        visibility: Visibility::Private,
+        apply_privileges: true,
+        notify: Notify::OnChange,
+    });
     ok(Op::PutMember { group: "ops".into(), user: "ada".into(), role: MemberRole::Owner });
     ok(Op::PutMember { group: "ops".into(), user: "bo".into(), role: MemberRole::Member });
     ok(Op::PutResource { resource: crm(), parent: None });
     ok(Op::PutGrant { resource: crm(), subject: Subject::Group("ops".into()), role: "runner".into() });
     ok(Op::PutGrant { resource: crm(), subject: Subject::User("ada".into()), role: "admin".into() });
-    ok(Op::PutDataScope { group: "ops".into(), dataset: "sales".into(), scope: [("country".to_string(), vec!["FR".to_string()])].into() });
+    ok(Op::PutDataScope {
+        group: "ops".into(),
+        dataset: "sales".into(),
+        scope: [("country".to_string(), vec!["FR".to_string()])].into(),
+    });
     engine
 }
 
@@ -38,7 +47,14 @@ fn allowed(engine: &Engine, user: &str) -> Vec<String> {
     let ops = ResourceRef::new("group", "ops");
     let ws = ResourceRef::new("workspace", WS);
     let mut out = Vec::new();
-    for (action, resource) in [("run", crm()), ("update", crm()), ("view", ops.clone()), ("edit", ops), ("create_app", ws.clone()), ("create_group", ws)] {
+    for (action, resource) in [
+        ("run", crm()),
+        ("update", crm()),
+        ("view", ops.clone()),
+        ("edit", ops),
+        ("create_app", ws.clone()),
+        ("create_group", ws),
+    ] {
         if index.check(user, action, &resource).unwrap().allowed {
             out.push(format!("check {action} {}", resource.kind));
         }
@@ -81,7 +97,12 @@ fn a_suspended_user_is_allowed_nothing_and_gets_everything_back_when_active() {
     assert_eq!(why.denied_by[0], vec![rolecall_engine::Step::Suspended { user: "ada".into() }]);
 
     // A role change does not lift a suspension; a rebuild from the facts keeps it.
-    engine.apply(&Change::new(WS, Op::PutUser { user: "ada".into(), workspace_role: "owner".into(), kind: UserKind::Regular })).unwrap();
+    engine
+        .apply(&Change::new(
+            WS,
+            Op::PutUser { user: "ada".into(), workspace_role: "owner".into(), kind: UserKind::Regular },
+        ))
+        .unwrap();
     assert!(allowed(&engine, "ada").is_empty());
     let mut rebuilt = Engine::new(Limits::default());
     rebuilt.apply(&Change::new(WS, Op::CreateWorkspace { schema: SchemaDoc::default_schema() })).unwrap();
@@ -104,7 +125,12 @@ fn suspending_is_refused_for_nobody_and_a_new_user_of_the_same_id_starts_active(
     set(&mut engine, "bo", false);
     set(&mut engine, "bo", false);
     engine.apply(&Change::new(WS, Op::DeleteUser { user: "bo".into() })).unwrap();
-    engine.apply(&Change::new(WS, Op::PutUser { user: "bo".into(), workspace_role: "member".into(), kind: UserKind::Regular })).unwrap();
+    engine
+        .apply(&Change::new(
+            WS,
+            Op::PutUser { user: "bo".into(), workspace_role: "member".into(), kind: UserKind::Regular },
+        ))
+        .unwrap();
     assert_eq!(engine.workspace(WS).unwrap().is_active("bo"), Some(true));
     assert!(allowed(&engine, "bo").contains(&"check create_group workspace".to_string()));
 }
