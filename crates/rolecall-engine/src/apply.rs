@@ -131,7 +131,7 @@ impl WorkspaceIndex {
             Op::DeleteUser { user } => Plan::DeleteUser(self.user_by_id(user)?),
             Op::SetUserActive { user, active } => {
                 let u = self.user_by_id(user)?;
-                if self.is_suspended(u) == !*active { Plan::Nothing } else { Plan::SetActive { u, active: *active } }
+                if self.is_suspended(u) != *active { Plan::Nothing } else { Plan::SetActive { u, active: *active } }
             }
 
             Op::PutGroup { group, visibility, apply_privileges, notify } => {

@@ -66,7 +66,7 @@ fn allowed(engine: &Engine, user: &str) -> Vec<String> {
         }
     }
     for (action, kind) in [("run", "app"), ("view", "group"), ("create_app", "workspace")] {
-        if index.lookup_resources(user, action, kind).unwrap().len() > 0 {
+        if !index.lookup_resources(user, action, kind).unwrap().is_empty() {
             out.push(format!("resources {action} {kind}"));
         }
     }
