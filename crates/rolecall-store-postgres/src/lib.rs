@@ -181,6 +181,58 @@ impl PostgresStore {
             .collect()
     }
 
+    /// Writes several users in one statement. When one of them conflicts (or one id comes
+    /// twice), they are written one by one instead, from a savepoint taken before the
+    /// statement, so a refusal names the user.
+    async fn put_users(tx: &mut Transaction<'_, Postgres>, writes: &[Write]) -> Result<(), StoreError> {
+        let users: Vec<(&String, &User)> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::PutUser { workspace, user } => Some((workspace, user)),
+                _ => None,
+            })
+            .collect();
+        let distinct: std::collections::HashSet<(&str, &str)> =
+            users.iter().map(|(w, u)| (w.as_str(), u.id.as_str())).collect();
+        if distinct.len() == users.len() {
+            sqlx::query("SAVEPOINT put_users").execute(&mut **tx).await.map_err(backend)?;
+            let kinds = users.iter().map(|(_, u)| name_of(&u.kind)).collect::<Result<Vec<String>, StoreError>>()?;
+            let done = sqlx::query(
+                "INSERT INTO users (workspace, id, email, email_key, name, workspace_role, kind, last_active_at)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                      $7::text[], $8::bigint[])
+                 ON CONFLICT (workspace, id) DO UPDATE SET email = excluded.email,
+                   email_key = excluded.email_key, name = excluded.name,
+                   workspace_role = excluded.workspace_role, kind = excluded.kind,
+                   last_active_at = excluded.last_active_at",
+            )
+            .bind(users.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())
+            .bind(users.iter().map(|(_, u)| u.id.as_str()).collect::<Vec<_>>())
+            .bind(users.iter().map(|(_, u)| u.email.as_str()).collect::<Vec<_>>())
+            .bind(users.iter().map(|(_, u)| email_key(&u.email)).collect::<Vec<_>>())
+            .bind(users.iter().map(|(_, u)| u.name.as_str()).collect::<Vec<_>>())
+            .bind(users.iter().map(|(_, u)| u.workspace_role.as_str()).collect::<Vec<_>>())
+            .bind(&kinds)
+            .bind(users.iter().map(|(_, u)| u.last_active_at).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await;
+            match done {
+                Ok(_) => {
+                    sqlx::query("RELEASE SAVEPOINT put_users").execute(&mut **tx).await.map_err(backend)?;
+                    return Ok(());
+                }
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT put_users").execute(&mut **tx).await.map_err(backend)?;
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        for write in writes {
+            PostgresStore::write(tx, write, 0).await?;
+        }
+        Ok(())
+    }
+
     async fn write(tx: &mut Transaction<'_, Postgres>, write: &Write, at: i64) -> Result<(), StoreError> {
         let result = match write {
             Write::PutWorkspace { workspace, schema } => {
@@ -540,23 +592,38 @@ impl HeadLock {
         {
             return Err(StoreError::HeadMoved { expected: expected.0, actual: revision(head).0 });
         }
-        for write in &batch.writes {
+        let mut rest = batch.writes.as_slice();
+        while let Some(write) = rest.first() {
+            // A run of users (an import's) is written in one statement: one round trip to
+            // the server instead of one per user.
+            let run = rest.iter().take_while(|w| matches!(w, Write::PutUser { .. })).count();
+            if run > 1 {
+                PostgresStore::put_users(tx, &rest[..run]).await?;
+                rest = &rest[run..];
+                continue;
+            }
             PostgresStore::write(tx, write, batch.at).await?;
+            rest = &rest[1..];
         }
-        let mut revisions = Vec::with_capacity(batch.changes.len());
-        let mut next = head;
-        for change in &batch.changes {
-            next += 1;
-            sqlx::query("INSERT INTO change_log (revision, workspace, change, at) VALUES ($1, $2, $3, $4)")
-                .bind(next)
-                .bind(&change.workspace)
-                .bind(text(change)?)
-                .bind(batch.at)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-            revisions.push(revision(next));
+        // The changes in one statement, at consecutive revisions after the locked head.
+        let revisions: Vec<i64> = (head + 1..=head + batch.changes.len() as i64).collect();
+        if !batch.changes.is_empty() {
+            let workspaces: Vec<&str> = batch.changes.iter().map(|c| c.workspace.as_str()).collect();
+            let bodies = batch.changes.iter().map(text).collect::<Result<Vec<String>, StoreError>>()?;
+            sqlx::query(
+                "INSERT INTO change_log (revision, workspace, change, at)
+                 SELECT r, w, c, $4 FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS t(r, w, c)",
+            )
+            .bind(&revisions)
+            .bind(&workspaces)
+            .bind(&bodies)
+            .bind(batch.at)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
         }
+        let next = revisions.last().copied().unwrap_or(head);
+        let revisions: Vec<Revision> = revisions.into_iter().map(revision).collect();
         for record in &batch.audit {
             sqlx::query(
                 "INSERT INTO audit_log (revision, workspace, actor, action, target, before, after, at)

@@ -500,18 +500,19 @@ fn user_candidates(filter: &Filter) -> Candidates {
     }
 }
 
-/// Documents of the users `ids` that exist, in the order of `ids`.
+/// Documents of the users `ids` that exist, in the order of `ids`; `names` are the
+/// workspace's group names (read once per request).
 async fn user_docs<S: Store>(
     state: &AppState<S>,
     ws: &str,
     ids: &[String],
+    names: &BTreeMap<String, String>,
     base: &Base,
 ) -> Result<Vec<Value>, Refusal> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let rows = state.service.store().scim_users(ws, ids).await.map_err(ServiceError::from)?;
-    let names = group_names(state, ws).await?;
     let mut by_id: BTreeMap<String, rolecall_store::ScimUserRow> =
         rows.into_iter().map(|r| (r.user.id.clone(), r)).collect();
     let engine = state.service.snapshot();
@@ -521,7 +522,7 @@ async fn user_docs<S: Store>(
         .filter_map(|id| by_id.remove(id))
         .map(|row| {
             let active = index.is_active(&row.user.id).unwrap_or(true);
-            resources::user_doc(&row, &resources::groups_of(index, &row.user.id, &names), active, base)
+            resources::user_doc(&row, &resources::groups_of(index, &row.user.id, names), active, base)
         })
         .collect())
 }
@@ -561,6 +562,7 @@ async fn query_users<S: Store>(
     base: &Base,
 ) -> Result<(Vec<Value>, u64), Refusal> {
     let offset = query.start - 1;
+    let names = group_names(state, ws).await?;
     let matching = |doc: &Value| match &query.filter {
         None => Ok(true),
         Some(f) => filter::matches(f, doc).map_err(|e| Refusal::filter(e.0)),
@@ -583,7 +585,7 @@ async fn query_users<S: Store>(
     let (page, total) = if let Some(ids) = ids {
         // A handful of users: read them all and filter.
         let mut found = Vec::new();
-        for doc in user_docs(state, ws, &ids, base).await? {
+        for doc in user_docs(state, ws, &ids, &names, base).await? {
             if matching(&doc)? {
                 found.push(doc);
             }
@@ -613,7 +615,7 @@ async fn query_users<S: Store>(
                     .unwrap_or(rolecall_engine::UserPage { users: Vec::new(), total: 0 });
                 (page.users.iter().map(|u| u.to_string()).collect::<Vec<_>>(), page.total)
             };
-            (user_docs(state, ws, &ids, base).await?, total)
+            (user_docs(state, ws, &ids, &names, base).await?, total)
         } else {
             // Read every candidate in chunks, keep the matches on the page, count them all.
             let (mut page, mut total, mut at) = (Vec::new(), 0u64, 0u64);
@@ -630,7 +632,7 @@ async fn query_users<S: Store>(
                     break;
                 }
                 at += ids.len() as u64;
-                for doc in user_docs(state, ws, &ids, base).await? {
+                for doc in user_docs(state, ws, &ids, &names, base).await? {
                     if matching(&doc)? {
                         if total >= offset && page.len() < query.count {
                             page.push(doc);
@@ -672,7 +674,8 @@ async fn search_users<S: Store>(
 }
 
 async fn one_user<S: Store>(state: &AppState<S>, ws: &str, id: &str, base: &Base) -> Result<Value, Refusal> {
-    user_docs(state, ws, &[id.to_string()], base).await?.pop().ok_or_else(|| Refusal::not_found(Kind::User, id))
+    let names = group_names(state, ws).await?;
+    user_docs(state, ws, &[id.to_string()], &names, base).await?.pop().ok_or_else(|| Refusal::not_found(Kind::User, id))
 }
 
 async fn get_user<S: Store>(
