@@ -42,6 +42,11 @@ pub struct DeliveryPolicy {
     pub batch: u32,
     /// The longest sleep between looks at the outbox (other replicas' events, retries).
     pub poll: Duration,
+    /// Whether receivers may be on loopback, private, link-local or other non-public
+    /// addresses. Yes by default (receivers beside the service are common); a deployment
+    /// whose workspace admins are not its operators turns it off, so that no webhook makes
+    /// the server call into its own network. Checked on every attempt, after DNS.
+    pub private_targets: bool,
 }
 
 impl Default for DeliveryPolicy {
@@ -53,6 +58,7 @@ impl Default for DeliveryPolicy {
             max_delay: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
             lease: Duration::from_secs(60),
+            private_targets: true,
             batch: 32,
             poll: Duration::from_secs(1),
         }
@@ -357,12 +363,15 @@ impl<S: Store> Service<S> {
     /// Starts delivering the outbox: due deliveries are sent, at once after a command
     /// that wrote some, and at least every `policy.poll`.
     pub fn start_dispatcher(&self, policy: DeliveryPolicy) -> Result<Dispatcher, ServiceError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(policy.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Rolecall-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ServiceError::Invalid(format!("cannot build the webhook client: {e}")))?;
+            .user_agent(concat!("Rolecall-Webhooks/", env!("CARGO_PKG_VERSION")));
+        if !policy.private_targets {
+            builder = builder.dns_resolver(PublicOnly);
+        }
+        let client =
+            builder.build().map_err(|e| ServiceError::Invalid(format!("cannot build the webhook client: {e}")))?;
         let store = self.store.clone();
         let wake = self.core.outbox.clone();
         let task = tokio::spawn(async move {
@@ -427,6 +436,13 @@ async fn send(client: &reqwest::Client, due: &DueDelivery, policy: &DeliveryPoli
         Ok(h) => h,
         Err(e) => return Attempt { at: started, status: None, error: Some(e), next: AttemptNext::Dead },
     };
+    if !policy.private_targets && literal_host(&due.url).is_some_and(|ip| !is_public(ip)) {
+        // An address in the URL itself is not looked up, so the resolver never sees it.
+        return failed(
+            None,
+            "the receiver's address is not public, and this server delivers to public ones only".into(),
+        );
+    }
     let mut request = client.post(&due.url).header("content-type", "application/json").body(delivery.body.clone());
     for (name, value) in headers {
         request = request.header(name, value);
@@ -447,6 +463,74 @@ async fn send(client: &reqwest::Client, due: &DueDelivery, policy: &DeliveryPoli
     }
 }
 
+/// Resolves names to their public addresses only: a name that has no public address is an
+/// error, so a delivery never connects to the server's own network.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = found.into_iter().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                let e: Box<dyn std::error::Error + Send + Sync> =
+                    format!("`{host}` has no public address, and this server delivers to public ones only").into();
+                return Err(e);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The IP address a URL names literally, if it does.
+fn literal_host(url: &str) -> Option<std::net::IpAddr> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next()?.parse().ok();
+    }
+    host.split(':').next()?.parse().ok()
+}
+
+/// Whether an address is on the public internet: not loopback, private, link-local (cloud
+/// metadata lives there), shared (CGNAT), unspecified, multicast, documentation or
+/// reserved, nor an IPv6 form of one of those.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+        }
+    }
+}
+
 fn source_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
@@ -456,4 +540,43 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "224.0.0.1",
+            "255.255.255.255",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn addresses_written_in_urls_are_found() {
+        let ip = |u: &str| literal_host(u).map(|i| i.to_string());
+        assert_eq!(ip("http://127.0.0.1:8080/hook"), Some("127.0.0.1".into()));
+        assert_eq!(ip("https://user:pw@10.0.0.1/x"), Some("10.0.0.1".into()));
+        assert_eq!(ip("http://[::1]:9000/"), Some("::1".into()));
+        assert_eq!(ip("https://hooks.example.com/x"), None);
+    }
 }

@@ -54,6 +54,11 @@ enum Command {
         /// Webhooks: how long a receiver may take to answer, in milliseconds.
         #[arg(long, env = "ROLECALL_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
         webhook_timeout_ms: u64,
+        /// Webhooks: deliver to public addresses only (refuse loopback, private and
+        /// link-local receivers, checked after DNS on every attempt). For deployments whose
+        /// workspace admins must not reach the server's own network.
+        #[arg(long, env = "ROLECALL_WEBHOOK_PUBLIC_ONLY")]
+        webhook_public_only: bool,
         /// Log format: `json` (one object per line) or `text`. Levels by `RUST_LOG`.
         #[arg(long, env = "ROLECALL_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
         log_format: String,
@@ -111,12 +116,14 @@ async fn main() -> anyhow::Result<()> {
             webhook_attempts,
             webhook_retry_ms,
             webhook_timeout_ms,
+            webhook_public_only,
         } => {
             init_logs(&log_format);
             let delivery = DeliveryPolicy {
                 max_attempts: webhook_attempts,
                 first_retry: std::time::Duration::from_millis(webhook_retry_ms),
                 timeout: std::time::Duration::from_millis(webhook_timeout_ms),
+                private_targets: !webhook_public_only,
                 ..DeliveryPolicy::default()
             };
             let follow =

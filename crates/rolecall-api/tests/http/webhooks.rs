@@ -188,4 +188,8 @@ async fn members_read_what_they_were_told_and_owners_notify_on_demand() {
     let cursor = first["next_cursor"].as_str().unwrap();
     let rest = app.ok("GET", &format!("{W}/users/eve/notifications?cursor={cursor}"), Value::Null, 200).await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 4, "grants_changed and three summaries");
+    for bad in ["abc", "-1", "1e3"] {
+        let a = app.root("GET", &format!("{W}/users/eve/notifications?cursor={bad}"), Value::Null).await;
+        assert_eq!((a.status.as_u16(), a.code()), (400, "invalid_cursor"), "{bad}: {}", a.body);
+    }
 }

@@ -84,6 +84,7 @@ fn fast() -> DeliveryPolicy {
         lease: Duration::from_secs(5),
         batch: 8,
         poll: Duration::from_millis(50),
+        private_targets: true,
     }
 }
 
@@ -169,6 +170,26 @@ async fn the_last_failure_leaves_a_delivery_dead_until_it_is_redelivered() {
     // An unknown delivery or webhook is a clear 404-kind error.
     assert!(matches!(service.redeliver(&Actor::Root, WS, "h", 999).await, Err(ServiceError::DeliveryNotFound(999))));
     assert!(matches!(service.redeliver(&Actor::Root, WS, "nope", 1).await, Err(ServiceError::WebhookNotFound(_))));
+}
+
+#[tokio::test]
+async fn a_server_that_delivers_to_public_addresses_only_never_calls_its_own_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    let rx = receiver(|_, _| false).await;
+    // The receiver by its address, and by a name that resolves to it.
+    let by_name = rx.url.replace("127.0.0.1", "localhost");
+    service.create_webhook(&Actor::Root, WS, hook("ip", &rx.url, &["group.create"])).await.unwrap();
+    service.create_webhook(&Actor::Root, WS, hook("name", &by_name, &["group.create"])).await.unwrap();
+    let _dispatcher = service.start_dispatcher(DeliveryPolicy { private_targets: false, ..fast() }).unwrap();
+    service.create_group(&Actor::Root, WS, group("sales")).await.unwrap();
+    for (webhook, why) in [("ip", "address is not public"), ("name", "no public address")] {
+        let done = settled(&service, webhook).await;
+        assert!(done.iter().all(|d| d.state == DeliveryState::Dead && d.last_status.is_none()), "{done:?}");
+        let error = done[0].last_error.as_deref().unwrap();
+        assert!(error.contains(why), "{webhook}: {error}");
+    }
+    assert!(rx.seen.lock().unwrap().attempts.is_empty(), "the receiver on loopback was never called");
 }
 
 #[tokio::test]
