@@ -208,6 +208,22 @@ impl Store for Unreliable {
     async fn scim_groups(&self, ws: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.inner.scim_groups(ws).await
     }
+
+    async fn password_of(&self, ws: &str, email: &str) -> Result<Option<(String, String)>, StoreError> {
+        self.inner.password_of(ws, email).await
+    }
+
+    async fn create_session(&self, session: &rolecall_store::Session) -> Result<(), StoreError> {
+        self.inner.create_session(session).await
+    }
+
+    async fn session(&self, hash: &str, now: i64) -> Result<Option<rolecall_store::Session>, StoreError> {
+        self.inner.session(hash, now).await
+    }
+
+    async fn delete_session(&self, hash: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.delete_session(hash, now).await
+    }
 }
 
 fn ann() -> User {

@@ -11,8 +11,8 @@ use rolecall_model::{Change, Group, Resource, ResourceRef, Revision, Subject, Us
 use rolecall_store::rows::{backend, conflict, corrupt, event_body, from_name, name_of, page, subject_parts, text};
 use rolecall_store::{
     ApiKey, Attempt, AttemptNext, AuditEntry, AuditRecord, Batch, Delivery, DeliveryState, DueDelivery, GrantQuery,
-    GrantRow, GrantSort, LoggedChange, Notification, Page, PageRequest, ScimUser, ScimUserKey, ScimUserRow, Store,
-    StoreError, Webhook, Write, WriteLock,
+    GrantRow, GrantSort, LoggedChange, Notification, Page, PageRequest, ScimUser, ScimUserKey, ScimUserRow, Session,
+    Store, StoreError, Webhook, Write, WriteLock,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -400,6 +400,24 @@ impl SqliteStore {
                 .bind(workspace)
                 .bind(group)
                 .bind(external_id)
+                .execute(&mut **tx)
+                .await
+            }
+            Write::PutPassword { workspace, user, hash } => {
+                sqlx::query("DELETE FROM sessions WHERE workspace = ? AND user_id = ?")
+                    .bind(workspace)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                sqlx::query(
+                    "INSERT INTO passwords (workspace, id, hash, updated_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (workspace, id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+                )
+                .bind(workspace)
+                .bind(user)
+                .bind(hash)
+                .bind(at)
                 .execute(&mut **tx)
                 .await
             }
@@ -997,6 +1015,64 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         rows.iter().map(|r| r.try_get("id").map_err(corrupt)).collect()
+    }
+
+    async fn password_of(&self, workspace: &str, email: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, p.hash FROM users u JOIN passwords p ON p.workspace = u.workspace AND p.id = u.id WHERE u.workspace = ? AND u.email_key = ?",
+        )
+        .bind(workspace)
+        .bind(email_key(email))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| Ok((r.try_get("id").map_err(corrupt)?, r.try_get("hash").map_err(corrupt)?))).transpose()
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (hash, workspace, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.hash)
+        .bind(&session.workspace)
+        .bind(&session.user)
+        .bind(&session.csrf)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn session(&self, hash: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE hash = ? AND expires_at > ?")
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r: SqliteRow| {
+            Ok(Session {
+                hash: r.try_get("hash").map_err(corrupt)?,
+                workspace: r.try_get("workspace").map_err(corrupt)?,
+                user: r.try_get("user_id").map_err(corrupt)?,
+                csrf: r.try_get("csrf").map_err(corrupt)?,
+                created_at: r.try_get("created_at").map_err(corrupt)?,
+                expires_at: r.try_get("expires_at").map_err(corrupt)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, hash: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE hash = ? OR expires_at <= ?")
+            .bind(hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn scim_groups(&self, workspace: &str) -> Result<Vec<(String, String)>, StoreError> {

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     ApiKey, Attempt, AttemptNext, AuditRecord, Batch, DeliveryState, Event, GrantQuery, GrantSort, NotificationRecord,
-    PageRequest, ScimUser, ScimUserKey, ScimUserRow, Store, StoreError, Webhook, Write,
+    PageRequest, ScimUser, ScimUserKey, ScimUserRow, Session, Store, StoreError, Webhook, Write,
 };
 
 /// Runs every conformance check, each on a fresh store from `fresh`.
@@ -36,6 +36,7 @@ pub async fn run<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(fresh: F) {
     a_failed_batch_leaves_no_delivery_and_no_notification(fresh().await).await;
     notifications_carry_the_revision_of_their_change(fresh().await).await;
     scim_rows_are_found_by_user_name_and_external_id_and_go_with_their_user(fresh().await).await;
+    passwords_and_sessions_go_with_their_user(fresh().await).await;
 }
 
 pub fn workspace_batch(id: &str) -> Batch {
@@ -774,4 +775,43 @@ async fn scim_rows_are_found_by_user_name_and_external_id_and_go_with_their_user
     assert!(store.scim_groups("other").await.unwrap().is_empty());
     store.commit(writes(vec![Write::DeleteGroup { workspace: "acme".into(), group: "team".into() }], 9)).await.unwrap();
     assert!(store.scim_groups("acme").await.unwrap().is_empty());
+}
+
+async fn passwords_and_sessions_go_with_their_user<S: Store>(store: S) {
+    store.commit(workspace_batch("acme")).await.unwrap();
+    store.commit(workspace_batch("other")).await.unwrap();
+    store.commit(user_batch("acme", user("ann", "ann@example.com", "Ann"))).await.unwrap();
+    store.commit(user_batch("other", user("ann", "ann@example.com", "Ann"))).await.unwrap();
+    assert_eq!(store.password_of("acme", "ann@example.com").await.unwrap(), None, "no password yet");
+    let put = |ws: &str, hash: &str| Write::PutPassword { workspace: ws.into(), user: "ann".into(), hash: hash.into() };
+    store.commit(writes(vec![put("acme", "$argon2id$one")], 10)).await.unwrap();
+    assert_eq!(store.password_of("acme", "ANN@example.com").await.unwrap(), Some(("ann".into(), "$argon2id$one".into())));
+    assert_eq!(store.password_of("other", "ann@example.com").await.unwrap(), None, "sealed to its workspace");
+    let session = |hash: &str, expires_at: i64| Session {
+        hash: hash.into(),
+        workspace: "acme".into(),
+        user: "ann".into(),
+        csrf: format!("csrf-{hash}"),
+        created_at: 100,
+        expires_at,
+    };
+    store.create_session(&session("s1", 1_000)).await.unwrap();
+    store.create_session(&session("s2", 1_000)).await.unwrap();
+    store.create_session(&session("old", 150)).await.unwrap();
+    assert_eq!(store.session("s1", 200).await.unwrap(), Some(session("s1", 1_000)));
+    assert_eq!(store.session("old", 200).await.unwrap(), None, "expired");
+    assert_eq!(store.session("nope", 200).await.unwrap(), None);
+    // Signing out ends one session; a new password ends them all.
+    store.delete_session("s1", 200).await.unwrap();
+    assert_eq!(store.session("s1", 200).await.unwrap(), None);
+    assert!(store.session("s2", 200).await.unwrap().is_some());
+    store.commit(writes(vec![put("acme", "$argon2id$two")], 11)).await.unwrap();
+    assert_eq!(store.session("s2", 200).await.unwrap(), None);
+    assert_eq!(store.password_of("acme", "ann@example.com").await.unwrap().unwrap().1, "$argon2id$two");
+    // Deleting the user takes both.
+    store.create_session(&session("s3", 1_000)).await.unwrap();
+    store.commit(writes(vec![Write::DeleteUser { workspace: "acme".into(), user: "ann".into() }], 12)).await.unwrap();
+    assert_eq!(store.session("s3", 200).await.unwrap(), None);
+    store.commit(user_batch("acme", user("ann", "ann@example.com", "Ann"))).await.unwrap();
+    assert_eq!(store.password_of("acme", "ann@example.com").await.unwrap(), None);
 }

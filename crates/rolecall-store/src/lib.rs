@@ -124,6 +124,25 @@ pub enum Write {
         group: String,
         external_id: Option<String>,
     },
+    /// A user's console password as an Argon2id PHC string (never the password itself).
+    /// Every session the user has ends with it.
+    PutPassword {
+        workspace: String,
+        user: String,
+        hash: String,
+    },
+}
+
+/// A signed-in console session. Only the hash of its token is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub hash: String,
+    pub workspace: String,
+    pub user: String,
+    /// The token forms of this session must carry (CSRF).
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 /// What a SCIM client wrote about a user that Rolecall's user row does not hold: the
@@ -592,6 +611,23 @@ pub trait Store: Clone + Send + Sync + 'static {
         workspace: &str,
         key: ScimUserKey<'_>,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The id and password hash of the user of `workspace` whose email is `email` (any
+    /// case), if they have a password.
+    fn password_of(
+        &self,
+        workspace: &str,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<(String, String)>, StoreError>> + Send;
+
+    /// Starts a console session.
+    fn create_session(&self, session: &Session) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The session whose token hashes to `hash`, unless it expired before `now`.
+    fn session(&self, hash: &str, now: i64) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+
+    /// Ends a session (and clears out every expired one).
+    fn delete_session(&self, hash: &str, now: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every group's SCIM `externalId` that was written: `(group, external_id)`.
     fn scim_groups(&self, workspace: &str) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
