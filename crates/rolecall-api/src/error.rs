@@ -42,6 +42,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Engine(engine) => engine_status(engine),
             ServiceError::Field(_) | ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
             ServiceError::ApiKeyNotFound(_) | ServiceError::WebhookNotFound(_) | ServiceError::DeliveryNotFound(_) => {
                 StatusCode::NOT_FOUND
             }

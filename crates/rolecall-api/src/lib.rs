@@ -99,6 +99,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
             get(listing::get_user::<S>).patch(manage::patch_user::<S>).delete(listing::delete_user::<S>),
         )
         .route(&format!("{ws}/users/{{id}}/activity"), post(manage::record_activity::<S>))
+        .route(&format!("{ws}/users/{{id}}/password"), put(manage::put_password::<S>))
         .route(&format!("{ws}/groups"), post(create_group::<S>).get(listing::list_groups::<S>))
         .route(&format!("{ws}/groups/bulk"), post(manage::bulk::<S>))
         .route(&format!("{ws}/groups/notify"), post(webhooks::notify_groups::<S>))

@@ -187,6 +187,31 @@ pub async fn patch_user<S: Store>(
     Ok(Json(out))
 }
 
+/// A console password.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+impl std::fmt::Debug for NewPassword {
+    // The password never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword { .. }")
+    }
+}
+
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/users/{id}/password", tag = "users", summary = "Set a user's web console password (the user themself, or an admin); every session of the user ends", request_body = crate::manage::NewPassword, responses((status = 204, description = "Done; the revision is in the `Rolecall-Revision` header")))]
+pub async fn put_password<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewPassword>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = caller.actor(Some(&ws))?;
+    Ok(deleted(state.service.set_password(&actor, &ws, &id, &body.password).await?))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {

@@ -178,7 +178,7 @@ pub struct Scope(pub BTreeMap<String, Vec<String>>);
         crate::manage::get_schema, crate::manage::put_schema, crate::create_api_key, crate::manage::list_api_keys, crate::manage::delete_api_key, crate::manage::export, crate::manage::export_spicedb, crate::manage::export_openfga,
         crate::manage::import,
         crate::create_user, crate::listing::list_users, crate::listing::get_user, crate::manage::patch_user,
-        crate::listing::delete_user, crate::manage::record_activity,
+        crate::listing::delete_user, crate::manage::record_activity, crate::manage::put_password,
         crate::create_group, crate::listing::list_groups, crate::listing::get_group, crate::manage::patch_group,
         crate::listing::delete_group, crate::manage::bulk,
         crate::manage::list_members, crate::put_member, crate::listing::delete_member, crate::manage::put_child,

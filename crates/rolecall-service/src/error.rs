@@ -12,6 +12,10 @@ pub enum ServiceError {
     Field(#[from] FieldError),
     #[error("{0}")]
     Forbidden(String),
+    /// A sign-in that failed, whatever the reason (no such user, no password, a wrong
+    /// one, a suspended user): the answer never says which.
+    #[error("the email or the password is wrong")]
+    BadCredentials,
     #[error("API key `{0}` not found")]
     ApiKeyNotFound(String),
     #[error("webhook `{0}` not found")]
@@ -55,6 +59,7 @@ impl ServiceError {
             ServiceError::Engine(e) => e.code(),
             ServiceError::Field(_) => "invalid_field",
             ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::BadCredentials => "bad_credentials",
             ServiceError::Invalid(_) => "invalid_input",
             ServiceError::ApiKeyNotFound(_) => "api_key_not_found",
             ServiceError::WebhookNotFound(_) => "webhook_not_found",

@@ -11,6 +11,7 @@
 mod actor;
 mod allowed;
 mod commands;
+pub mod console;
 mod error;
 mod follow;
 pub mod interop;

@@ -278,3 +278,59 @@ async fn revoking_needs_as_much_as_granting() {
     let filter = engine.workspace(WS).unwrap().data_filter("sam", "sales").unwrap();
     assert_eq!(filter.to_sql(1).params, ["FR"]);
 }
+
+#[tokio::test]
+async fn console_passwords_are_set_by_their_user_or_an_admin_and_sign_in_never_says_why_it_failed() {
+    use rolecall_service::ServiceError::{BadCredentials, Forbidden, Invalid};
+    let dir = tempfile::tempdir().unwrap();
+    let service = seeded(dir.path()).await;
+    let good = "correct horse battery staple";
+    // Sam sets his own; Ada, an admin, sets Eve's; Eve may not set Sam's.
+    service.set_password(&as_user("sam"), WS, "sam", good).await.unwrap();
+    service.set_password(&as_user("ada"), WS, "eve", good).await.unwrap();
+    assert!(matches!(
+        service.set_password(&as_user("eve"), WS, "sam", "x".repeat(20).as_str()).await,
+        Err(Forbidden(_))
+    ));
+    assert!(matches!(service.set_password(&Actor::Root, WS, "sam", "short").await, Err(Invalid(_))));
+    assert!(service.set_password(&Actor::Root, WS, "nobody", good).await.is_err());
+
+    let (token, session) = service.sign_in(WS, "SAM@example.com", good).await.unwrap();
+    assert_eq!((session.workspace.as_str(), session.user.as_str()), (WS, "sam"));
+    assert_eq!(session.hash, rolecall_service::console::token_hash(&token), "only the token's hash is kept");
+    assert_ne!(session.csrf, token);
+    assert_eq!(service.session(&token).await.unwrap().unwrap().user, "sam");
+    assert_eq!(service.session("not-a-token").await.unwrap(), None);
+
+    // Wrong password, unknown email, a user without a password, another workspace: the
+    // same refusal.
+    for (ws, email, password) in [
+        (WS, "sam@example.com", "correct horse battery staplE"),
+        (WS, "nobody@example.com", good),
+        (WS, "max@example.com", good),
+        ("other", "sam@example.com", good),
+    ] {
+        assert!(matches!(service.sign_in(ws, email, password).await, Err(BadCredentials)), "{ws} {email}");
+    }
+
+    // A suspended user cannot sign in, and their open session opens nothing.
+    let user = service.store().user(WS, "sam").await.unwrap().unwrap();
+    service.update_user(&Actor::Root, WS, user.clone(), Some(false)).await.unwrap();
+    assert_eq!(service.session(&token).await.unwrap(), None);
+    assert!(matches!(service.sign_in(WS, "sam@example.com", good).await, Err(BadCredentials)));
+    service.update_user(&Actor::Root, WS, user, Some(true)).await.unwrap();
+    assert!(service.session(&token).await.unwrap().is_some(), "lifting the suspension");
+
+    // Signing out ends one session; a new password ends them all.
+    let (second, _) = service.sign_in(WS, "sam@example.com", good).await.unwrap();
+    service.sign_out(&token).await.unwrap();
+    assert_eq!(service.session(&token).await.unwrap(), None);
+    assert!(service.session(&second).await.unwrap().is_some());
+    service.set_password(&as_user("sam"), WS, "sam", "another long passphrase").await.unwrap();
+    assert_eq!(service.session(&second).await.unwrap(), None);
+    assert!(service.sign_in(WS, "sam@example.com", "another long passphrase").await.is_ok());
+    // The audit says a password was set, never what it is.
+    let audit = service.store().audit(WS, 0, None, 1000).await.unwrap();
+    let text = format!("{audit:?}");
+    assert!(text.contains("user.password.set") && !text.contains("passphrase") && !text.contains("argon2"));
+}

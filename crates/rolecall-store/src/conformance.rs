@@ -785,7 +785,10 @@ async fn passwords_and_sessions_go_with_their_user<S: Store>(store: S) {
     assert_eq!(store.password_of("acme", "ann@example.com").await.unwrap(), None, "no password yet");
     let put = |ws: &str, hash: &str| Write::PutPassword { workspace: ws.into(), user: "ann".into(), hash: hash.into() };
     store.commit(writes(vec![put("acme", "$argon2id$one")], 10)).await.unwrap();
-    assert_eq!(store.password_of("acme", "ANN@example.com").await.unwrap(), Some(("ann".into(), "$argon2id$one".into())));
+    assert_eq!(
+        store.password_of("acme", "ANN@example.com").await.unwrap(),
+        Some(("ann".into(), "$argon2id$one".into()))
+    );
     assert_eq!(store.password_of("other", "ann@example.com").await.unwrap(), None, "sealed to its workspace");
     let session = |hash: &str, expires_at: i64| Session {
         hash: hash.into(),

@@ -89,6 +89,9 @@ pub enum ClientCommand {
     Check { workspace: String, user: String, action: String, resource: String },
     /// Why USER may or may not do ACTION on TYPE:ID.
     Explain { workspace: String, user: String, action: String, resource: String },
+    /// Set USER's web console password, read from the first line of standard input (so it
+    /// stays out of the shell's history and the process list). Every session of the user ends.
+    Password { workspace: String, user: String },
 }
 
 struct Client {
@@ -195,6 +198,17 @@ pub async fn run(connection: &Connection, command: ClientCommand) -> anyhow::Res
             let schema = serde_json::to_value(read_schema(&file)?)?;
             let done = client.call("PUT", &format!("/v1/workspaces/{workspace}/schema"), Some(&schema)).await?;
             eprintln!("schema of `{workspace}` replaced at revision {}", done["revision"].as_str().unwrap_or("?"));
+        }
+        ClientCommand::Password { workspace, user } => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                bail!("give the password on standard input, e.g. `rolecall password {workspace} {user} < file`");
+            }
+            let body = json!({"password": password});
+            client.call("PUT", &format!("/v1/workspaces/{workspace}/users/{user}/password"), Some(&body)).await?;
+            eprintln!("password of `{user}` in `{workspace}` set; their sessions ended");
         }
         ClientCommand::Schema(SchemaCommand::Get { workspace }) => {
             print(&client.call("GET", &format!("/v1/workspaces/{workspace}/schema"), None).await?)?;

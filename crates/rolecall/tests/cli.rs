@@ -25,6 +25,22 @@ fn cli(port: u16, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The CLI with `input` on its standard input.
+fn cli_with_input(port: u16, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .args(args)
+        .env("ROLECALL_SERVER", format!("http://127.0.0.1:{port}"))
+        .env("ROLECALL_KEY", KEY)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
@@ -98,6 +114,13 @@ fn operator_commands_against_a_running_server() {
             json!({"id": u, "email": format!("{u}@example.test"), "name": u, "workspace_role": role}),
         );
     }
+    // The bootstrap admin's console password, from standard input; too short is refused.
+    let set = cli_with_input(port, &["password", "acme", "anne"], "a long enough passphrase\n");
+    assert!(set.status.success() && text(&set).contains("password of `anne`"), "{}", text(&set));
+    let short = cli_with_input(port, &["password", "acme", "anne"], "short\n");
+    assert!(!short.status.success() && text(&short).contains("12 to 256"), "{}", text(&short));
+    let empty = cli_with_input(port, &["password", "acme", "anne"], "");
+    assert!(!empty.status.success() && text(&empty).contains("standard input"), "{}", text(&empty));
     for g in ["france", "germany", "europe"] {
         call(port, "POST", &format!("{w}/groups"), json!({"id": g, "name": format!("Team {g}"), "tags": ["region"]}));
     }

@@ -522,3 +522,31 @@ async fn a_suspended_user_is_allowed_nothing_until_reactivated() {
     let bad = app.root("PATCH", "/v1/workspaces/acme/users/ann", json!({"active": "no"})).await;
     assert_eq!(bad.status, 400);
 }
+
+#[tokio::test]
+async fn console_passwords_are_set_by_the_user_or_an_admin() {
+    let app = App::start().await;
+    app.workspace("acme", apps_schema()).await;
+    app.user("acme", "ann", "member").await;
+    app.user("acme", "bob", "member").await;
+    let path = "/v1/workspaces/acme/users/ann/password";
+    let set = app.root("PUT", path, json!({"password": "a long enough passphrase"})).await;
+    assert_eq!(set.status, 204);
+    assert!(set.revision.is_some());
+    let own = app.acting("ann", "PUT", path, json!({"password": "another long passphrase"})).await;
+    assert_eq!(own.status, 204, "{}", own.body);
+    let other = app.acting("bob", "PUT", path, json!({"password": "bob sets ann's password"})).await;
+    assert_eq!(other.status, 403, "{}", other.body);
+    let short = app.root("PUT", path, json!({"password": "short"})).await;
+    assert_eq!((short.status.as_u16(), short.code()), (400, "invalid_input"));
+    let nobody = app
+        .root("PUT", "/v1/workspaces/acme/users/nobody/password", json!({"password": "a long enough passphrase"}))
+        .await;
+    assert_eq!(nobody.status, 404);
+    // Neither the password nor its hash is ever shown.
+    let audit = app.ok("GET", "/v1/workspaces/acme/audit", Value::Null, 200).await;
+    assert!(audit.to_string().contains("user.password.set"));
+    assert!(!audit.to_string().contains("passphrase") && !audit.to_string().contains("argon2"));
+    let export = app.ok("GET", "/v1/workspaces/acme/export", Value::Null, 200).await;
+    assert!(!export.to_string().contains("argon2"));
+}
