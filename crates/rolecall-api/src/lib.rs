@@ -77,9 +77,16 @@ type Shared<S> = State<Arc<AppState<S>>>;
 
 /// The router of API.md.
 pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router of API.md with `extra` routes (the web console) beside it, under the same
+/// request ids, logs, metrics and panic handling.
+pub fn router_with<S: Store>(state: Arc<AppState<S>>, extra: Router<Arc<AppState<S>>>) -> Router {
     observe::install();
     let ws = "/v1/workspaces/{ws}";
     Router::new()
+        .merge(extra)
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/workspaces", post(create_workspace::<S>))
         .route(ws, get(manage::get_workspace::<S>).delete(manage::delete_workspace::<S>))

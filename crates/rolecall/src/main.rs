@@ -164,7 +164,7 @@ async fn serve<S: Store>(
     let state = Arc::new(rolecall_api::AppState::new(service, root_key));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     println!("rolecall: serving on http://{}", listener.local_addr()?);
-    axum::serve(listener, rolecall_api::router(state))
+    axum::serve(listener, rolecall_api::router_with(state, rolecall_console::routes()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -1,0 +1,76 @@
+//! The page shell every console page shares: language, landmarks, a skip link, the
+//! navigation and the sign-out form; and the headers that keep pages to themselves.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use maud::{DOCTYPE, Markup, html};
+
+use crate::session::Signed;
+
+/// A whole page. `signed` adds the navigation and the sign-out form.
+pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                // No inline styles from htmx: the content security policy allows none.
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles": false}"#;
+                title { (title) " · Rolecall" }
+                link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/htmx.min.js" defer {}
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                @if let Some(signed) = signed {
+                    header {
+                        nav aria-label="Main" {
+                            span class="brand" { "Rolecall" }
+                            span class="workspace" { "Workspace " strong { (signed.session.workspace) } }
+                            a href={ "/console/" (signed.session.workspace) "/users" } { "Users" }
+                        }
+                        form method="post" action="/console/sign-out" class="sign-out" {
+                            input type="hidden" name="csrf" value=(signed.session.csrf);
+                            span { "Signed in as " strong { (signed.session.user) } }
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+/// A page that says why something was refused, in the user's words.
+pub fn refusal(title: &str, signed: Option<&Signed>, message: &str) -> Markup {
+    page(
+        title,
+        signed,
+        html! {
+            h1 { (title) }
+            p role="alert" class="error" { (message) }
+        },
+    )
+}
+
+/// Console pages run only their own scripts, are never framed, and keep their URLs to
+/// themselves.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
+             form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}

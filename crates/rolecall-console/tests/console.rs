@@ -1,0 +1,209 @@
+//! The console over real HTTP, as a browser without scripts uses it: signing in (and the
+//! refusals that never say which part was wrong), the session cookie's flags, the users
+//! page for admins only, search, sign-out that needs the form's CSRF token, and a
+//! suspended user's session opening nothing. (The browser tests drive the same pages in
+//! Chromium.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use rolecall_model::{Limits, User, UserKind, Workspace};
+use rolecall_service::{Actor, Service};
+use rolecall_store::Store;
+use rolecall_store_sqlite::SqliteStore;
+
+const PASSWORD: &str = "a long enough passphrase";
+
+/// A form value, percent-encoded.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+struct Console {
+    url: String,
+    http: reqwest::Client,
+    service: Arc<rolecall_api::AppState<SqliteStore>>,
+    _dir: tempfile::TempDir,
+}
+
+fn user(id: &str, role: &str) -> User {
+    User {
+        id: id.into(),
+        email: format!("{id}@acme.test"),
+        name: format!("{} Example", id.to_uppercase()),
+        workspace_role: role.into(),
+        kind: UserKind::Regular,
+        last_active_at: None,
+    }
+}
+
+/// A server with workspace `acme`: Ada (admin) and Sam (member), both with a password,
+/// and 60 more users.
+async fn console() -> Console {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
+    let service = Service::open(store, Limits::default()).await.unwrap();
+    service.create_workspace(&Actor::Root, Workspace { id: "acme".into(), name: "Acme".into() }, None).await.unwrap();
+    for (id, role) in [("ada", "admin"), ("sam", "member")] {
+        service.put_user(&Actor::Root, "acme", user(id, role)).await.unwrap();
+        service.set_password(&Actor::Root, "acme", id, PASSWORD).await.unwrap();
+    }
+    for i in 0..60 {
+        service.put_user(&Actor::Root, "acme", user(&format!("u{i:02}"), "member")).await.unwrap();
+    }
+    let state = Arc::new(rolecall_api::AppState::new(service, "root"));
+    let router = rolecall_api::router_with(state.clone(), rolecall_console::routes());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+    Console { url, http, service: state, _dir: dir }
+}
+
+impl Console {
+    async fn get(&self, path: &str, cookie: Option<&str>) -> (StatusCode, String, Option<String>) {
+        let mut req = self.http.get(format!("{}{path}", self.url));
+        if let Some(c) = cookie {
+            req = req.header(COOKIE, c);
+        }
+        let res = req.send().await.unwrap();
+        let location = res.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_string());
+        (res.status(), res.text().await.unwrap(), location)
+    }
+
+    async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+        let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"));
+        if let Some(c) = cookie {
+            req = req.header(COOKIE, c);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Signs in; returns the `Cookie` header to send and the page's CSRF token.
+    async fn sign_in(&self, email: &str) -> (String, String) {
+        let res = self
+            .post("/console/sign-in", None, &[("workspace", "acme"), ("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let set = res.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let (_, page, _) = self.get("/console/acme/users", Some(&cookie)).await;
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).map(|r| r.split('"').next().unwrap().to_string());
+        (cookie, csrf.unwrap_or_default())
+    }
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_session_cookie_and_opens_the_workspace() {
+    let c = console().await;
+    // Nobody signed in: every page sends the browser to sign in.
+    let (status, _, to) = c.get("/", None).await;
+    assert_eq!((status, to.as_deref()), (StatusCode::SEE_OTHER, Some("/console/sign-in")));
+    let (status, _, to) = c.get("/console/acme/users", None).await;
+    assert_eq!((status, to.as_deref()), (StatusCode::SEE_OTHER, Some("/console/sign-in")));
+    let (status, page, _) = c.get("/console/sign-in", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"<label for="email">"#) && page.contains(r#"type="password""#), "labelled fields");
+
+    let res = c
+        .post("/console/sign-in", None, &[("workspace", "acme"), ("email", "ADA@acme.test"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers().get(LOCATION).unwrap(), "/console/acme/users");
+    let set = res.headers().get(SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
+    let csp = res.headers().get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let cookie = set.split(';').next().unwrap();
+    let (status, _, to) = c.get("/", Some(cookie)).await;
+    assert_eq!((status, to.as_deref()), (StatusCode::SEE_OTHER, Some("/console/acme/users")));
+    let (status, page, _) = c.get("/console/acme/users", Some(cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Signed in as <strong>ada</strong>"), "{page}");
+
+    // A made-up cookie opens nothing.
+    let (status, _, _) = c.get("/console/acme/users", Some("rolecall_session=0123456789abcdef")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_never_says_what_was_wrong() {
+    let c = console().await;
+    let mut pages = Vec::new();
+    for (ws, email, password) in [
+        ("acme", "ada@acme.test", "not the passphrase at all"),
+        ("acme", "nobody@acme.test", PASSWORD),
+        ("acme", "u01@acme.test", PASSWORD),
+        ("elsewhere", "ada@acme.test", PASSWORD),
+    ] {
+        let res =
+            c.post("/console/sign-in", None, &[("workspace", ws), ("email", email), ("password", password)]).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{ws} {email}");
+        assert!(res.headers().get(SET_COOKIE).is_none());
+        let page = res.text().await.unwrap();
+        assert!(page.contains("The email or the password is wrong"), "{page}");
+        assert!(!page.contains(password), "the password is never echoed");
+        pages.push(page.replace(email, "").replace(ws, ""));
+    }
+    assert!(pages.windows(2).all(|w| w[0] == w[1]), "the same answer whatever was wrong");
+}
+
+#[tokio::test]
+async fn admins_see_and_search_the_users_others_are_told_why_not() {
+    let c = console().await;
+    let (ada, _) = c.sign_in("ada@acme.test").await;
+    let (_, page, _) = c.get("/console/acme/users", Some(&ada)).await;
+    assert_eq!(page.matches("<tr>").count(), 51, "a header row and a page of 50");
+    assert!(page.contains("Next page"));
+    let (_, page, _) = c.get("/console/acme/users?q=U0", Some(&ada)).await;
+    assert_eq!(page.matches("@acme.test").count(), 10, "u00..u09 by email, any case");
+    // htmx asks for the list alone.
+    let res =
+        c.http.get(format!("{}/console/acme/users?q=sam", c.url)).header(COOKIE, &ada).header("hx-request", "true");
+    let fragment = res.send().await.unwrap().text().await.unwrap();
+    assert!(fragment.starts_with("<section id=\"users\"") && fragment.contains("SAM Example"), "{fragment}");
+    let (_, none, _) = c.get("/console/acme/users?q=%3Cscript%3E", Some(&ada)).await;
+    assert!(none.contains("&lt;script&gt;") && !none.contains("<script>alert"), "search text is escaped");
+
+    let (sam, _) = c.sign_in("sam@acme.test").await;
+    let (status, page, _) = c.get("/console/acme/users", Some(&sam)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("Only workspace admins manage users"));
+    let (status, _, _) = c.get("/console/other/users", Some(&ada)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a session is sealed to its workspace");
+}
+
+#[tokio::test]
+async fn signing_out_needs_the_form_token_and_a_suspended_user_is_signed_out() {
+    let c = console().await;
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    assert_eq!(csrf.len(), 64);
+    let forged = c.post("/console/sign-out", Some(&ada), &[("csrf", "forged")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(c.get("/console/acme/users", Some(&ada)).await.0, StatusCode::OK, "still signed in");
+    let out = c.post("/console/sign-out", Some(&ada), &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(out.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(c.get("/console/acme/users", Some(&ada)).await.0, StatusCode::SEE_OTHER, "the old cookie opens nothing");
+
+    // Suspending Ada ends what her session opens.
+    let (ada, _) = c.sign_in("ada@acme.test").await;
+    let before = c.service.service.store().user("acme", "ada").await.unwrap().unwrap();
+    c.service.service.update_user(&Actor::Root, "acme", before, Some(false)).await.unwrap();
+    assert_eq!(c.get("/console/acme/users", Some(&ada)).await.0, StatusCode::SEE_OTHER);
+    let again = c
+        .post("/console/sign-in", None, &[("workspace", "acme"), ("email", "ada@acme.test"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+}
