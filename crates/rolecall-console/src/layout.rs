@@ -21,6 +21,7 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                 meta name="htmx-config" content=r#"{"includeIndicatorStyles": false}"#;
                 title { (title) " · Rolecall" }
                 link rel="stylesheet" href="/console/assets/console.css";
+                link rel="icon" href="data:,";
                 script src="/console/assets/htmx.min.js" defer {}
             }
             body {

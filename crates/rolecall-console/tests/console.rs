@@ -207,3 +207,45 @@ async fn signing_out_needs_the_form_token_and_a_suspended_user_is_signed_out() {
         .await;
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
+fn e2e_ready() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let out = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .unwrap_or_else(|e| panic!("npm is needed for the browser tests: {e}"));
+        assert!(out.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    dir
+}
+
+/// Every flow above in Debian's Chromium, driven by playwright-core (`e2e/console.mjs`),
+/// with screenshots of the main screens in `target/tmp/console-screenshots`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_flows() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "Chromium is needed for the browser tests: `apt-get install chromium` (Debian), or set CHROMIUM"
+    );
+    let c = console().await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    let url = c.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let dir = e2e_ready();
+        std::process::Command::new("node")
+            .arg(dir.join("console.mjs"))
+            .arg(url)
+            .arg(&shots)
+            .env("CHROMIUM", chromium)
+            .output()
+            .unwrap_or_else(|e| panic!("node is needed for the browser tests: {e}"))
+    })
+    .await
+    .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("console flows: ok"), "{said}");
+}

@@ -1,0 +1,104 @@
+// The console in a real browser: Debian's Chromium, driven by playwright-core, walking the
+// flows as a user does (typing, clicking, the keyboard) and asserting what the page shows.
+// Usage: node console.mjs BASE_URL SCREENSHOT_DIR
+// The Rust test `browser_flows` starts the server with its users and runs this.
+
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [, , base, shots] = process.argv;
+if (!base || !shots) {
+  console.error('usage: node console.mjs BASE_URL SCREENSHOT_DIR');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+const PASSWORD = 'a long enough passphrase';
+const problems = [];
+
+function expect(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // A blocked script or style (the content security policy) or a script error fails the run.
+  // (A refused sign-in is a 401 page and a refused screen a 403 page, on purpose.)
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+
+  // Nobody is signed in: the console asks who you are.
+  await page.goto(`${base}/`);
+  expect(page.url().endsWith('/console/sign-in'), `expected the sign-in page, got ${page.url()}`);
+
+  // A wrong password: refused, without saying which part was wrong.
+  await page.getByLabel('Workspace').fill('acme');
+  await page.getByLabel('Email').fill('ada@acme.test');
+  await page.getByLabel('Password').fill('not the passphrase');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const alert = page.getByRole('alert');
+  expect((await alert.textContent()).includes('The email or the password is wrong'), 'the refusal is shown');
+  expect(await page.getByLabel('Email').inputValue() === 'ada@acme.test', 'the email is kept, the password is not');
+  expect(await page.getByLabel('Password').inputValue() === '', 'the password field is empty again');
+  await page.screenshot({ path: `${shots}/sign-in-refused.png` });
+
+  // The right one, submitted with the keyboard.
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Password').press('Enter');
+  await page.waitForURL('**/console/acme/users');
+  expect(await page.getByRole('heading', { name: 'Users' }).isVisible(), 'the users page');
+  const rows = page.locator('#users tbody tr');
+  expect(await rows.count() === 50, `a page of 50 users, got ${await rows.count()}`);
+  expect((await page.getByRole('navigation', { name: 'Main' }).textContent()).includes('acme'), 'the workspace is named');
+  await page.screenshot({ path: `${shots}/users.png`, fullPage: false });
+
+  // Search as you type: the list changes in place (htmx), the page does not reload.
+  const search = page.getByLabel('Search by name or email');
+  await search.focus();
+  await page.keyboard.type('u0');
+  await page.waitForFunction(() => document.querySelectorAll('#users tbody tr').length === 10);
+  expect(page.url().endsWith('/console/acme/users'), 'no navigation while searching');
+  const emails = await page.locator('#users tbody tr td:nth-child(2)').allTextContents();
+  expect(emails.every((e) => e.startsWith('u0')), `only u0x users: ${emails}`);
+  await page.screenshot({ path: `${shots}/users-search.png` });
+  await search.fill('zzz-nobody');
+  await page.waitForFunction(() => document.querySelector('#users .empty') !== null);
+  expect((await page.locator('#users .empty').textContent()).includes('zzz-nobody'), 'says nothing matched');
+
+  // Paging.
+  await search.fill('');
+  await page.waitForFunction(() => document.querySelectorAll('#users tbody tr').length === 50);
+  await page.getByRole('link', { name: 'Next page' }).click();
+  await page.waitForURL('**/console/acme/users?*');
+  expect(await rows.count() === 12, `the second page holds the other 12, got ${await rows.count()}`);
+
+  // Sign out; the users page is closed again.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL('**/console/sign-in');
+  await page.goto(`${base}/console/acme/users`);
+  expect(page.url().endsWith('/console/sign-in'), 'signed out for good');
+
+  // A member signs in: told why the users page is not theirs.
+  await page.getByLabel('Workspace').fill('acme');
+  await page.getByLabel('Email').fill('sam@acme.test');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL('**/console/acme/users');
+  expect((await page.getByRole('alert').textContent()).includes('Only workspace admins manage users'), 'the refusal is said');
+  await page.screenshot({ path: `${shots}/users-refused.png` });
+
+  expect(problems.length === 0, `the browser reported problems:\n${problems.join('\n')}`);
+  console.log('console flows: ok');
+} catch (e) {
+  console.error(`console flows failed: ${e.stack || e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
