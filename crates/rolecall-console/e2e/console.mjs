@@ -28,9 +28,9 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   // A blocked script or style (the content security policy) or a script error fails the run.
-  // (A refused sign-in is a 401 page and a refused screen a 403 page, on purpose.)
+  // (A refused sign-in is a 401 page, a refused screen a 403 and a taken name a 409, on purpose.)
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && !/status of 40[139]/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 
@@ -77,7 +77,28 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#users tbody tr').length === 50);
   await page.getByRole('link', { name: 'Next page' }).click();
   await page.waitForURL('**/console/acme/users?*');
-  expect(await rows.count() === 12, `the second page holds the other 12, got ${await rows.count()}`);
+  expect(await rows.count() === 13, `the second page holds the other 13, got ${await rows.count()}`);
+
+  // Groups: + Add group, with the keyboard-reachable form; the new group is listed with its
+  // creator as its one member; the same name again is refused, and said.
+  await page.getByRole('link', { name: 'Groups' }).click();
+  await page.waitForURL('**/console/acme/groups');
+  await page.getByText('+ Add group').click();
+  await page.getByLabel('Name', { exact: true }).fill('Marketing');
+  await page.getByLabel('Description').fill('The marketing team. EMEA and US.');
+  await page.getByLabel('Tags (separated by commas)').fill('team, emea');
+  await page.getByLabel('Icon (an emoji or an image URL)').fill('📣');
+  await page.getByRole('button', { name: 'Add group' }).click();
+  await page.waitForURL('**/console/acme/groups');
+  const group = page.locator('#groups tbody tr', { hasText: 'Marketing' });
+  expect(await group.count() === 1, 'the new group is listed');
+  expect((await group.locator('td').nth(1).textContent()).trim() === '1', 'its creator is its one member');
+  await page.screenshot({ path: `${shots}/groups.png` });
+  await page.getByText('+ Add group').click();
+  await page.getByLabel('Name', { exact: true }).fill('marketing');
+  await page.getByRole('button', { name: 'Add group' }).click();
+  expect((await page.getByRole('alert').textContent()).includes('already used'), 'a taken name is refused and said');
+  await page.screenshot({ path: `${shots}/groups-refused.png` });
 
   // Sign out; the users page is closed again.
   await page.getByRole('button', { name: 'Sign out' }).click();

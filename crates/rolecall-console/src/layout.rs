@@ -32,6 +32,7 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                             span class="brand" { "Rolecall" }
                             span class="workspace" { "Workspace " strong { (signed.session.workspace) } }
                             a href={ "/console/" (signed.session.workspace) "/users" } { "Users" }
+                            a href={ "/console/" (signed.session.workspace) "/groups" } { "Groups" }
                         }
                         form method="post" action="/console/sign-out" class="sign-out" {
                             input type="hidden" name="csrf" value=(signed.session.csrf);

@@ -7,7 +7,9 @@
 //! - `layout.rs`: the page shell (landmarks, navigation, sign-out), security headers.
 //! - `sign_in.rs`: signing in and out.
 //! - `users.rs`: User management > Users.
+//! - `groups.rs`: User management > Groups, and + Add group.
 
+mod groups;
 mod layout;
 mod session;
 mod sign_in;
@@ -35,6 +37,7 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/sign-in", get(sign_in::show::<S>).post(sign_in::submit::<S>))
         .route("/console/sign-out", post(sign_in::sign_out::<S>))
         .route("/console/{ws}/users", get(users::list::<S>))
+        .route("/console/{ws}/groups", get(groups::list::<S>).post(groups::create::<S>))
         .route("/console/assets/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/assets/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .layer(axum::middleware::from_fn(layout::security_headers))

@@ -50,7 +50,7 @@ async fn console() -> Console {
     let store = SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
     let service = Service::open(store, Limits::default()).await.unwrap();
     service.create_workspace(&Actor::Root, Workspace { id: "acme".into(), name: "Acme".into() }, None).await.unwrap();
-    for (id, role) in [("ada", "admin"), ("sam", "member")] {
+    for (id, role) in [("ada", "admin"), ("sam", "member"), ("cy", "consumer")] {
         service.put_user(&Actor::Root, "acme", user(id, role)).await.unwrap();
         service.set_password(&Actor::Root, "acme", id, PASSWORD).await.unwrap();
     }
@@ -206,6 +206,73 @@ async fn signing_out_needs_the_form_token_and_a_suspended_user_is_signed_out() {
         .post("/console/sign-in", None, &[("workspace", "acme"), ("email", "ada@acme.test"), ("password", PASSWORD)])
         .await;
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creator_as_owner() {
+    let c = console().await;
+    let (sam, csrf) = c.sign_in("sam@acme.test").await;
+    let add = |name: &'static str, csrf: String| {
+        let form = [
+            ("csrf", csrf),
+            ("name", name.to_string()),
+            ("description", "The <b>team</b>".into()),
+            ("tags", "team, emea".into()),
+            ("icon", "📣".into()),
+        ];
+        form
+    };
+    let form = add("Marketing", csrf.clone());
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = c.post("/console/acme/groups", Some(&sam), &pairs).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, page, _) = c.get("/console/acme/groups", Some(&sam)).await;
+    assert!(page.contains("<strong>Marketing</strong>") && page.contains("The &lt;b&gt;team&lt;/b&gt;"), "{page}");
+    assert!(page.contains(r#"<span class="tag">emea</span>"#));
+    // Sam created it, so Sam owns it: one member.
+    let index = c.service.service.snapshot();
+    let ws = index.workspace("acme").unwrap();
+    let id = ws.group_ids().find(|g| g.starts_with("marketing-")).unwrap().to_string();
+    assert_eq!(ws.direct_role(&id, "sam"), Some(rolecall_model::MemberRole::Owner));
+    drop(index);
+
+    // The same name again (any case): refused, said on the page, what was typed kept.
+    let form = add("MARKETING", csrf.clone());
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = c.post("/console/acme/groups", Some(&sam), &pairs).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(r#"role="alert""#) && page.contains("already used"), "{page}");
+    assert!(page.contains(r#"value="MARKETING""#));
+    // Without the form's token: refused.
+    let form = add("Sales", "forged".into());
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(c.post("/console/acme/groups", Some(&sam), &pairs).await.status(), StatusCode::FORBIDDEN);
+    // A consumer may not create groups, and is told so.
+    let (cy, cy_csrf) = c.sign_in("cy@acme.test").await;
+    let form = add("Cy's group", cy_csrf);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = c.post("/console/acme/groups", Some(&cy), &pairs).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("You may not create groups"));
+
+    // A private group is invisible to those outside it.
+    let private = rolecall_model::Group {
+        id: "board".into(),
+        name: "Board".into(),
+        description: String::new(),
+        tags: Vec::new(),
+        icon: None,
+        visibility: rolecall_model::Visibility::Private,
+        apply_privileges: true,
+        notify: rolecall_model::Notify::None,
+    };
+    c.service.service.create_group(&Actor::Root, "acme", private).await.unwrap();
+    let (_, page, _) = c.get("/console/acme/groups", Some(&sam)).await;
+    assert!(!page.contains("Board"), "sam is outside the private group");
+    let (ada, _) = c.sign_in("ada@acme.test").await;
+    let (_, page, _) = c.get("/console/acme/groups?q=boa", Some(&ada)).await;
+    assert!(page.contains("<strong>Board</strong>") && !page.contains("Marketing"), "admins see it; search by name");
 }
 
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).

@@ -1,0 +1,213 @@
+//! User management > Groups (seed 000): the groups the signed-in user may see, with member
+//! counts, tags and visibility, searched by name; and **+ Add group** (name, description,
+//! tags, icon), which makes its creator the group's owner. Refusals (the workspace's group
+//! limit, a name in use, a user who may not create groups) are said on the page.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use rolecall_api::AppState;
+use rolecall_model::{Group, ResourceRef};
+use rolecall_service::{Actor, ServiceError};
+use rolecall_store::{PageRequest, Store};
+use serde::Deserialize;
+
+use crate::layout::{page, refusal};
+use crate::session::Signed;
+
+type Shared<S> = State<Arc<AppState<S>>>;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// A group as one row of the list.
+struct Row {
+    group: Group,
+    members: u64,
+}
+
+/// Every group of the workspace `user` may view whose name or description contains `q`
+/// (a workspace holds at most 1,000 groups, so this is one page).
+async fn visible<S: Store>(state: &AppState<S>, ws: &str, user: &str, q: &str) -> Result<Vec<Row>, ServiceError> {
+    let q = (!q.is_empty()).then_some(q);
+    let found = state.service.store().groups(ws, q, None, PageRequest { after: None, limit: 1_100 }).await?;
+    let engine = state.service.snapshot();
+    let index = engine.workspace(ws)?;
+    Ok(found
+        .items
+        .into_iter()
+        .filter(|g| index.check(user, "view", &ResourceRef::new("group", &g.id)).is_ok_and(|d| d.allowed))
+        .map(|g| Row { members: index.member_count(&g.id).unwrap_or(0), group: g })
+        .collect())
+}
+
+fn table(rows: &[Row], q: &str) -> Markup {
+    html! {
+        section id="groups" aria-live="polite" {
+            @if rows.is_empty() {
+                p class="empty" { @if q.is_empty() { "No groups you may see." } @else { "No group's name or description contains “" (q) "”." } }
+            } @else {
+                table {
+                    caption class="visually-hidden" { "Groups" }
+                    thead { tr { th scope="col" { "Group" } th scope="col" { "Members" } th scope="col" { "Tags" } th scope="col" { "Visibility" } } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td {
+                                    @if let Some(icon) = &row.group.icon { span class="icon" aria-hidden="true" { (icon) } " " }
+                                    strong { (row.group.name) }
+                                    @if !row.group.description.is_empty() { br; span class="muted" { (row.group.description) } }
+                                }
+                                td { (row.members) }
+                                td { @for tag in &row.group.tags { span class="tag" { (tag) } " " } }
+                                td { (format!("{:?}", row.group.visibility).to_lowercase()) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], error: Option<&str>, draft: &NewGroup) -> Markup {
+    html! {
+        h1 { "Groups" }
+        @if let Some(error) = error { p role="alert" class="error" { (error) } }
+        form method="get" action={ "/console/" (ws) "/groups" } role="search" {
+            label for="q" { "Search groups" }
+            input id="q" name="q" type="search" value=(q) autocomplete="off"
+                hx-get={ "/console/" (ws) "/groups" } hx-trigger="input changed delay:250ms, search"
+                hx-target="#groups" hx-swap="outerHTML";
+            button type="submit" { "Search" }
+        }
+        (table(rows, q))
+        details open[error.is_some()] {
+            summary { "+ Add group" }
+            form method="post" action={ "/console/" (ws) "/groups" } class="card" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="name" { "Name" }
+                input id="name" name="name" type="text" required maxlength="200" value=(draft.name);
+                label for="description" { "Description" }
+                textarea id="description" name="description" maxlength="2000" { (draft.description) }
+                label for="tags" { "Tags (separated by commas)" }
+                input id="tags" name="tags" type="text" value=(draft.tags);
+                label for="icon" { "Icon (an emoji or an image URL)" }
+                input id="icon" name="icon" type="text" value=(draft.icon);
+                button type="submit" { "Add group" }
+            }
+        }
+    }
+}
+
+pub async fn list<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    signed: Signed,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if signed.session.workspace != ws {
+        return (StatusCode::NOT_FOUND, refusal("Not found", Some(&signed), "There is no such page.")).into_response();
+    }
+    let q = query.q.trim();
+    let Ok(rows) = visible(&state, &ws, &signed.session.user, q).await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, refusal("Groups", Some(&signed), "Try again in a moment."))
+            .into_response();
+    };
+    if headers.contains_key("hx-request") {
+        return table(&rows, q).into_response();
+    }
+    page("Groups", Some(&signed), body(&ws, &signed.session.csrf, q, &rows, None, &NewGroup::default())).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewGroup {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    icon: String,
+}
+
+/// A group id from its name: lowercase letters, digits and dashes, plus a random suffix
+/// so two groups named alike (one deleted) never share an id.
+fn id_for(name: &str) -> String {
+    let slug: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let mut suffix = [0u8; 3];
+    let _ = getrandom::fill(&mut suffix);
+    let slug: String = slug.chars().take(40).collect();
+    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    if slug.is_empty() { format!("group-{suffix}") } else { format!("{slug}-{suffix}") }
+}
+
+pub async fn create<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    signed: Signed,
+    Form(draft): Form<NewGroup>,
+) -> Response {
+    if signed.session.workspace != ws {
+        return (StatusCode::NOT_FOUND, refusal("Not found", Some(&signed), "There is no such page.")).into_response();
+    }
+    if !signed.csrf_ok(&draft.csrf) {
+        let message = "This form has expired: reload the page and try again.";
+        return (StatusCode::FORBIDDEN, refusal("Groups", Some(&signed), message)).into_response();
+    }
+    let group = Group {
+        id: id_for(&draft.name),
+        name: draft.name.trim().to_string(),
+        description: draft.description.trim().to_string(),
+        tags: draft.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect(),
+        icon: Some(draft.icon.trim().to_string()).filter(|i| !i.is_empty()),
+        visibility: Default::default(),
+        apply_privileges: true,
+        notify: Default::default(),
+    };
+    let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
+    match state.service.create_group(&actor, &ws, group).await {
+        Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/groups"))]).into_response(),
+        Err(e) => {
+            let (status, message) = say(e);
+            let rows = visible(&state, &ws, &signed.session.user, "").await.unwrap_or_default();
+            let body = body(&ws, &signed.session.csrf, "", &rows, Some(&message), &draft);
+            (status, page("Groups", Some(&signed), body)).into_response()
+        }
+    }
+}
+
+/// A refusal in the user's words, with its status (the API's, from the one mapping).
+fn say(e: ServiceError) -> (StatusCode, String) {
+    let api = rolecall_api::ApiError::from(e);
+    let message = match api.status {
+        StatusCode::FORBIDDEN => "You may not create groups in this workspace.".to_string(),
+        s if s.is_server_error() => "The service cannot take this now; try again in a moment.".to_string(),
+        _ => format!("{}.", capitalised(&api.message)),
+    };
+    (api.status, message)
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
