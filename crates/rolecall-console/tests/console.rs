@@ -213,14 +213,13 @@ async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creato
     let c = console().await;
     let (sam, csrf) = c.sign_in("sam@acme.test").await;
     let add = |name: &'static str, csrf: String| {
-        let form = [
+        [
             ("csrf", csrf),
             ("name", name.to_string()),
             ("description", "The <b>team</b>".into()),
             ("tags", "team, emea".into()),
             ("icon", "📣".into()),
-        ];
-        form
+        ]
     };
     let form = add("Marketing", csrf.clone());
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -230,11 +229,13 @@ async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creato
     assert!(page.contains("<strong>Marketing</strong>") && page.contains("The &lt;b&gt;team&lt;/b&gt;"), "{page}");
     assert!(page.contains(r#"<span class="tag">emea</span>"#));
     // Sam created it, so Sam owns it: one member.
-    let index = c.service.service.snapshot();
-    let ws = index.workspace("acme").unwrap();
-    let id = ws.group_ids().find(|g| g.starts_with("marketing-")).unwrap().to_string();
-    assert_eq!(ws.direct_role(&id, "sam"), Some(rolecall_model::MemberRole::Owner));
-    drop(index);
+    let owner = {
+        let index = c.service.service.snapshot();
+        let ws = index.workspace("acme").unwrap();
+        let id = ws.group_ids().find(|g| g.starts_with("marketing-")).unwrap().to_string();
+        ws.direct_role(&id, "sam")
+    };
+    assert_eq!(owner, Some(rolecall_model::MemberRole::Owner));
 
     // The same name again (any case): refused, said on the page, what was typed kept.
     let form = add("MARKETING", csrf.clone());
