@@ -100,6 +100,28 @@ try {
   expect((await page.getByRole('alert').textContent()).includes('already used'), 'a taken name is refused and said');
   await page.screenshot({ path: `${shots}/groups-refused.png` });
 
+  // + Add user into the new group; then delete them after the confirmation says what goes.
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByText('+ Add user').click();
+  await page.getByLabel('Name', { exact: true }).fill('Nina New');
+  await page.getByLabel('Email', { exact: true }).fill('nina@acme.test');
+  await page.getByLabel('Workspace role').selectOption('creator');
+  await page.getByRole('checkbox', { name: 'Marketing' }).check();
+  await page.screenshot({ path: `${shots}/users-add.png` });
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.waitForURL('**/console/acme/users');
+  await page.getByLabel('Search by name or email').fill('nina');
+  await page.waitForFunction(() => document.querySelectorAll('#users tbody tr').length === 1);
+  expect((await page.locator('#users tbody tr td').nth(2).textContent()) === 'creator', 'her workspace role');
+  await page.getByRole('link', { name: 'Delete Nina New' }).click();
+  expect((await page.getByRole('heading', { level: 1 }).textContent()) === 'Delete Nina New?', 'a confirmation first');
+  expect((await page.locator('main').textContent()).includes('(1 group)'), 'it says what she loses');
+  await page.screenshot({ path: `${shots}/users-delete.png` });
+  await page.getByRole('button', { name: 'Delete Nina New' }).click();
+  await page.waitForURL('**/console/acme/users');
+  await page.getByLabel('Search by name or email').fill('nina');
+  await page.waitForFunction(() => document.querySelector('#users .empty') !== null);
+
   // Sign out; the users page is closed again.
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL('**/console/sign-in');

@@ -144,7 +144,7 @@ pub struct NewGroup {
 
 /// A group id from its name: lowercase letters, digits and dashes, plus a random suffix
 /// so two groups named alike (one deleted) never share an id.
-fn id_for(name: &str) -> String {
+pub(crate) fn id_for(name: &str) -> String {
     let slug: String = name
         .to_lowercase()
         .chars()
@@ -188,7 +188,7 @@ pub async fn create<S: Store>(
     match state.service.create_group(&actor, &ws, group).await {
         Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/groups"))]).into_response(),
         Err(e) => {
-            let (status, message) = say(e);
+            let (status, message) = say(e, "You may not create groups in this workspace.");
             let rows = visible(&state, &ws, &signed.session.user, "").await.unwrap_or_default();
             let body = body(&ws, &signed.session.csrf, "", &rows, Some(&message), &draft);
             (status, page("Groups", Some(&signed), body)).into_response()
@@ -197,10 +197,10 @@ pub async fn create<S: Store>(
 }
 
 /// A refusal in the user's words, with its status (the API's, from the one mapping).
-fn say(e: ServiceError) -> (StatusCode, String) {
+pub(crate) fn say(e: ServiceError, forbidden: &str) -> (StatusCode, String) {
     let api = rolecall_api::ApiError::from(e);
     let message = match api.status {
-        StatusCode::FORBIDDEN => "You may not create groups in this workspace.".to_string(),
+        StatusCode::FORBIDDEN => forbidden.to_string(),
         s if s.is_server_error() => "The service cannot take this now; try again in a moment.".to_string(),
         _ => format!("{}.", capitalised(&api.message)),
     };

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::Form;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rolecall_api::AppState;
+use rolecall_model::{User, UserKind};
+use rolecall_service::Actor;
 use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
@@ -34,14 +37,9 @@ pub async fn list<S: Store>(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if signed.session.workspace != ws {
-        // Another workspace is not there, as everywhere in Rolecall.
-        return (StatusCode::NOT_FOUND, refusal("Not found", Some(&signed), "There is no such page.")).into_response();
-    }
-    let admin = state.service.snapshot().workspace(&ws).and_then(|i| i.is_admin_user(&signed.session.user));
-    if admin != Ok(true) {
-        let message = "Only workspace admins manage users. Ask one of them to give you the admin role.";
-        return (StatusCode::FORBIDDEN, refusal("Users", Some(&signed), message)).into_response();
+    // Another workspace is not there, as everywhere in Rolecall; non-admins are told why not.
+    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+        return refused;
     }
     let q = query.q.trim();
     let request = PageRequest { after: query.after.clone(), limit: PAGE };
@@ -62,7 +60,7 @@ pub async fn list<S: Store>(
             } @else {
                 table {
                     caption class="visually-hidden" { "Users" }
-                    thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Workspace role" } th scope="col" { "Status" } } }
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Workspace role" } th scope="col" { "Status" } th scope="col" { span class="visually-hidden" { "Actions" } } } }
                     tbody {
                         @for (user, active) in found.items.iter().zip(&active) {
                             tr {
@@ -70,6 +68,7 @@ pub async fn list<S: Store>(
                                 td { (user.email) }
                                 td { (user.workspace_role) }
                                 td { @if *active { "Active" } @else { span class="suspended" { "Suspended" } } }
+                                td { a href={ "/console/" (ws) "/users/" (user.id) "/delete" } aria-label={ "Delete " (user.name) } { "Delete" } }
                             }
                         }
                     }
@@ -84,12 +83,14 @@ pub async fn list<S: Store>(
     if headers.contains_key("hx-request") {
         return table.into_response();
     }
-    page("Users", Some(&signed), body(&ws, q, table)).into_response()
+    let form = add_form(&state, &ws, &signed.session.csrf, &NewUser::default()).await;
+    page("Users", Some(&signed), body(&ws, q, table, None, form)).into_response()
 }
 
-fn body(ws: &str, q: &str, table: Markup) -> Markup {
+fn body(ws: &str, q: &str, table: Markup, error: Option<&str>, add: Markup) -> Markup {
     html! {
         h1 { "Users" }
+        @if let Some(error) = error { p role="alert" class="error" { (error) } }
         form method="get" action={ "/console/" (ws) "/users" } role="search" {
             label for="q" { "Search by name or email" }
             input id="q" name="q" type="search" value=(q) autocomplete="off"
@@ -98,6 +99,197 @@ fn body(ws: &str, q: &str, table: Markup) -> Markup {
             button type="submit" { "Search" }
         }
         (table)
+        (add)
+    }
+}
+
+/// What the + Add user form sends.
+#[derive(Default)]
+pub struct NewUser {
+    csrf: String,
+    name: String,
+    email: String,
+    workspace_role: String,
+    /// The groups ticked, sent as `groups=a&groups=b` (several fields of one name).
+    groups: Vec<String>,
+}
+
+impl NewUser {
+    fn parse(body: &[u8]) -> NewUser {
+        let mut out = NewUser::default();
+        for (key, value) in form_urlencoded::parse(body) {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "csrf" => out.csrf = value,
+                "name" => out.name = value,
+                "email" => out.email = value,
+                "workspace_role" => out.workspace_role = value,
+                "groups" => out.groups.push(value),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// + Add user (seed 001): name, email, workspace role and the groups they start in (by name).
+async fn add_form<S: Store>(state: &AppState<S>, ws: &str, csrf: &str, draft: &NewUser) -> Markup {
+    let listed = state.service.store().groups(ws, None, None, PageRequest { after: None, limit: 1_100 }).await;
+    let (roles, groups): (Vec<String>, Vec<(String, String)>) = {
+        let engine = state.service.snapshot();
+        match (engine.workspace(ws), listed) {
+            (Ok(index), Ok(listed)) => (
+                index.schema().workspace_roles.clone(),
+                listed.items.into_iter().filter(|g| index.builtin(&g.id).is_none()).map(|g| (g.id, g.name)).collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        }
+    };
+    let chosen = if draft.workspace_role.is_empty() { "member" } else { draft.workspace_role.as_str() };
+    html! {
+        details open[!draft.name.is_empty()] {
+            summary { "+ Add user" }
+            form method="post" action={ "/console/" (ws) "/users" } class="card" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="new-name" { "Name" }
+                input id="new-name" name="name" type="text" required maxlength="200" value=(draft.name);
+                label for="new-email" { "Email" }
+                input id="new-email" name="email" type="email" required value=(draft.email);
+                label for="new-role" { "Workspace role" }
+                select id="new-role" name="workspace_role" {
+                    @for role in &roles { option value=(role) selected[role == chosen] { (role) } }
+                }
+                @if !groups.is_empty() {
+                    fieldset {
+                        legend { "Groups" }
+                        @for (id, name) in &groups {
+                            label class="check" {
+                                input type="checkbox" name="groups" value=(id) checked[draft.groups.contains(id)];
+                                " " (name)
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Add user" }
+            }
+        }
+    }
+}
+
+/// Whether the signed-in user may manage the users of `ws` (their session is for it and
+/// they are one of its admins); otherwise the page that says why not.
+fn admin_or_refusal<S: Store>(state: &AppState<S>, ws: &str, signed: &Signed) -> Result<(), Response> {
+    if signed.session.workspace != ws {
+        return Err(
+            (StatusCode::NOT_FOUND, refusal("Not found", Some(signed), "There is no such page.")).into_response()
+        );
+    }
+    let admin = state.service.snapshot().workspace(ws).and_then(|i| i.is_admin_user(&signed.session.user));
+    if admin != Ok(true) {
+        let message = "Only workspace admins manage users. Ask one of them to give you the admin role.";
+        return Err((StatusCode::FORBIDDEN, refusal("Users", Some(signed), message)).into_response());
+    }
+    Ok(())
+}
+
+fn expired(signed: &Signed) -> Response {
+    let message = "This form has expired: reload the page and try again.";
+    (StatusCode::FORBIDDEN, refusal("Users", Some(signed), message)).into_response()
+}
+
+pub async fn create<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    signed: Signed,
+    RawForm(raw): RawForm,
+) -> Response {
+    let draft = NewUser::parse(&raw);
+    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+        return refused;
+    }
+    if !signed.csrf_ok(&draft.csrf) {
+        return expired(&signed);
+    }
+    let user = User {
+        id: crate::groups::id_for(draft.email.split('@').next().unwrap_or_default()),
+        email: draft.email.trim().to_string(),
+        name: draft.name.trim().to_string(),
+        workspace_role: draft.workspace_role.clone(),
+        kind: UserKind::Regular,
+        last_active_at: None,
+    };
+    let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
+    match state.service.create_user(&actor, &ws, user, &draft.groups).await {
+        Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/users"))]).into_response(),
+        Err(e) => {
+            let (status, message) = crate::groups::say(e, "Only workspace admins manage users.");
+            let form = add_form(&state, &ws, &signed.session.csrf, &draft).await;
+            let table = html! { section id="users" {} };
+            (status, page("Users", Some(&signed), body(&ws, "", table, Some(&message), form))).into_response()
+        }
+    }
+}
+
+/// The confirmation before a user is deleted: what they lose.
+pub async fn confirm_delete<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    signed: Signed,
+) -> Response {
+    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+        return refused;
+    }
+    let Ok(Some(user)) = state.service.store().user(&ws, &id).await else {
+        return (StatusCode::NOT_FOUND, refusal("Delete user", Some(&signed), "There is no such user."))
+            .into_response();
+    };
+    let groups = state.service.snapshot().workspace(&ws).ok().and_then(|i| i.user_groups(&id)).map_or(0, |g| g.len());
+    page(
+        "Delete user",
+        Some(&signed),
+        html! {
+            h1 { "Delete " (user.name) "?" }
+            p {
+                (user.name) " (" (user.email) ") loses every membership ("
+                (groups) @if groups == 1 { " group" } @else { " groups" }
+                ") and every rule that names them. This cannot be undone."
+            }
+            form method="post" action={ "/console/" (ws) "/users/" (id) "/delete" } class="confirm" {
+                input type="hidden" name="csrf" value=(signed.session.csrf);
+                button type="submit" class="danger" { "Delete " (user.name) }
+                " "
+                a href={ "/console/" (ws) "/users" } { "Cancel" }
+            }
+        },
+    )
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Confirmed {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn delete<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    signed: Signed,
+    Form(form): Form<Confirmed>,
+) -> Response {
+    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+        return refused;
+    }
+    if !signed.csrf_ok(&form.csrf) {
+        return expired(&signed);
+    }
+    let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
+    match state.service.delete_user(&actor, &ws, &id).await {
+        Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/users"))]).into_response(),
+        Err(e) => {
+            let (status, message) = crate::groups::say(e, "Only workspace admins manage users.");
+            (status, refusal("Delete user", Some(&signed), &message)).into_response()
+        }
     }
 }
 

@@ -276,6 +276,71 @@ async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creato
     assert!(page.contains("<strong>Board</strong>") && !page.contains("Marketing"), "admins see it; search by name");
 }
 
+#[tokio::test]
+async fn admins_add_users_with_their_groups_and_delete_them_after_a_confirmation() {
+    let c = console().await;
+    for g in ["sales", "ops"] {
+        let group = rolecall_model::Group {
+            id: g.into(),
+            name: g.to_uppercase(),
+            description: String::new(),
+            tags: Vec::new(),
+            icon: None,
+            visibility: rolecall_model::Visibility::Public,
+            apply_privileges: true,
+            notify: rolecall_model::Notify::None,
+        };
+        c.service.service.create_group(&Actor::Root, "acme", group).await.unwrap();
+    }
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    let (_, page, _) = c.get("/console/acme/users", Some(&ada)).await;
+    assert!(page.contains(r#"<legend>Groups</legend>"#) && page.contains(r#"value="sales""#), "the groups to tick");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Nina New"),
+        ("email", "nina@acme.test"),
+        ("workspace_role", "creator"),
+        ("groups", "sales"),
+        ("groups", "ops"),
+    ];
+    let res = c.post("/console/acme/users", Some(&ada), &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let id = {
+        let engine = c.service.service.snapshot();
+        let index = engine.workspace("acme").unwrap();
+        let id = index.user_ids().find(|u| u.starts_with("nina-")).unwrap().to_string();
+        let mut groups: Vec<String> = index.user_groups(&id).unwrap().into_iter().map(|(g, _)| g.to_string()).collect();
+        groups.sort();
+        assert_eq!(groups, ["ops", "sales"], "created with both groups ticked");
+        id
+    };
+    let nina = c.service.service.store().user("acme", &id).await.unwrap().unwrap();
+    assert_eq!((nina.name.as_str(), nina.workspace_role.as_str()), ("Nina New", "creator"));
+
+    // The same email again: refused and said, nothing written, what was typed kept.
+    let res = c.post("/console/acme/users", Some(&ada), &form).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("nina@acme.test") && page.contains("already used"), "{page}");
+    assert!(page.contains(r#"value="ops" checked"#), "the ticks are kept");
+    // Only admins add users.
+    let (sam, sam_csrf) = c.sign_in("sam@acme.test").await;
+    let by_sam = [("csrf", sam_csrf.as_str()), ("name", "X"), ("email", "x@acme.test"), ("workspace_role", "member")];
+    assert_eq!(c.post("/console/acme/users", Some(&sam), &by_sam).await.status(), StatusCode::FORBIDDEN);
+
+    // Delete: a confirmation that says what she loses, then the deletion with the form's token.
+    let confirm = format!("/console/acme/users/{id}/delete");
+    let (status, page, _) = c.get(&confirm, Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Delete Nina New?") && page.contains("(2 groups)"), "{page}");
+    assert_eq!(c.post(&confirm, Some(&ada), &[("csrf", "forged")]).await.status(), StatusCode::FORBIDDEN);
+    assert!(c.service.service.store().user("acme", &id).await.unwrap().is_some(), "not deleted without the token");
+    let done = c.post(&confirm, Some(&ada), &[("csrf", &csrf)]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(c.service.service.store().user("acme", &id).await.unwrap().is_none());
+    assert_eq!(c.get(&confirm, Some(&ada)).await.0, StatusCode::NOT_FOUND);
+}
+
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
