@@ -38,7 +38,7 @@ pub async fn list<S: Store>(
     Query(query): Query<ListQuery>,
 ) -> Response {
     // Another workspace is not there, as everywhere in Rolecall; non-admins are told why not.
-    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+    if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
     let q = query.q.trim();
@@ -204,7 +204,7 @@ pub async fn create<S: Store>(
     RawForm(raw): RawForm,
 ) -> Response {
     let draft = NewUser::parse(&raw);
-    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+    if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
     if !signed.csrf_ok(&draft.csrf) {
@@ -236,7 +236,7 @@ pub async fn confirm_delete<S: Store>(
     Path((ws, id)): Path<(String, String)>,
     signed: Signed,
 ) -> Response {
-    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+    if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
     let Ok(Some(user)) = state.service.store().user(&ws, &id).await else {
@@ -277,7 +277,7 @@ pub async fn delete<S: Store>(
     signed: Signed,
     Form(form): Form<Confirmed>,
 ) -> Response {
-    if let Err(refused) = admin_or_refusal(&state, &ws, &signed) {
+    if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
     if !signed.csrf_ok(&form.csrf) {
