@@ -176,20 +176,19 @@ async fn add_form<S: Store>(state: &AppState<S>, ws: &str, csrf: &str, draft: &N
     }
 }
 
-/// Whether the signed-in user may manage the users of `ws` (their session is for it and
-/// they are one of its admins); otherwise the page that says why not.
-fn admin_or_refusal<S: Store>(state: &AppState<S>, ws: &str, signed: &Signed) -> Result<(), Response> {
+/// The page that says why not, unless the signed-in user may manage the users of `ws`
+/// (their session is for it and they are one of its admins).
+fn refused_unless_admin<S: Store>(state: &AppState<S>, ws: &str, signed: &Signed) -> Option<Response> {
     if signed.session.workspace != ws {
-        return Err(
-            (StatusCode::NOT_FOUND, refusal("Not found", Some(signed), "There is no such page.")).into_response()
-        );
+        let page = refusal("Not found", Some(signed), "There is no such page.");
+        return Some((StatusCode::NOT_FOUND, page).into_response());
     }
     let admin = state.service.snapshot().workspace(ws).and_then(|i| i.is_admin_user(&signed.session.user));
     if admin != Ok(true) {
         let message = "Only workspace admins manage users. Ask one of them to give you the admin role.";
-        return Err((StatusCode::FORBIDDEN, refusal("Users", Some(signed), message)).into_response());
+        return Some((StatusCode::FORBIDDEN, refusal("Users", Some(signed), message)).into_response());
     }
-    Ok(())
+    None
 }
 
 fn expired(signed: &Signed) -> Response {
