@@ -142,9 +142,9 @@ pub struct NewGroup {
     icon: String,
 }
 
-/// A group id from its name: lowercase letters, digits and dashes, plus a random suffix
-/// so two groups named alike (one deleted) never share an id.
-pub(crate) fn id_for(name: &str) -> String {
+/// A group (or user) id from a name: lowercase letters, digits and dashes, plus a random
+/// suffix so two alike (one deleted) never share an id.
+pub(crate) fn id_for(name: &str) -> Result<String, rolecall_api::ApiError> {
     let slug: String = name
         .to_lowercase()
         .chars()
@@ -154,11 +154,9 @@ pub(crate) fn id_for(name: &str) -> String {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    let mut suffix = [0u8; 3];
-    let _ = getrandom::fill(&mut suffix);
     let slug: String = slug.chars().take(40).collect();
-    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-    if slug.is_empty() { format!("group-{suffix}") } else { format!("{slug}-{suffix}") }
+    let suffix = rolecall_api::random_token(3)?;
+    Ok(if slug.is_empty() { format!("group-{suffix}") } else { format!("{slug}-{suffix}") })
 }
 
 pub async fn create<S: Store>(
@@ -174,8 +172,12 @@ pub async fn create<S: Store>(
         let message = "This form has expired: reload the page and try again.";
         return (StatusCode::FORBIDDEN, refusal("Groups", Some(&signed), message)).into_response();
     }
+    let Ok(id) = id_for(&draft.name) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, refusal("Groups", Some(&signed), "Try again in a moment."))
+            .into_response();
+    };
     let group = Group {
-        id: id_for(&draft.name),
+        id,
         name: draft.name.trim().to_string(),
         description: draft.description.trim().to_string(),
         tags: draft.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect(),

@@ -209,8 +209,12 @@ pub async fn create<S: Store>(
     if !signed.csrf_ok(&draft.csrf) {
         return expired(&signed);
     }
+    let Ok(id) = crate::groups::id_for(draft.email.split('@').next().unwrap_or_default()) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, refusal("Users", Some(&signed), "Try again in a moment."))
+            .into_response();
+    };
     let user = User {
-        id: crate::groups::id_for(draft.email.split('@').next().unwrap_or_default()),
+        id,
         email: draft.email.trim().to_string(),
         name: draft.name.trim().to_string(),
         workspace_role: draft.workspace_role.clone(),

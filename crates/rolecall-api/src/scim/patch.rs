@@ -125,13 +125,13 @@ pub fn apply(doc: &mut Value, op: &Operation) -> Result<(), Refusal> {
                 }
             }
         }
+        (Some(_), _) if !path.attr.multi => {
+            return Err(Refusal::path(format!("`{attr}` has one value: a `[...]` filter selects among several")));
+        }
         (Some(filter), sub) => {
-            let items = match fields.get_mut(attr) {
-                Some(Value::Array(items)) => items,
-                _ => {
-                    fields.insert(attr.into(), Value::Array(Vec::new()));
-                    fields.get_mut(attr).and_then(Value::as_array_mut).ok_or_else(|| Refusal::syntax("unreachable"))?
-                }
+            let slot = fields.entry(attr.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+            let Value::Array(items) = slot else {
+                return Err(Refusal::new("invalidValue", format!("`{attr}` holds a value that is not a list")));
             };
             let mut hit = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -383,6 +383,7 @@ mod tests {
             (json!([{"op": "replace", "path": "groups", "value": []}]), "mutability"),
             (json!([{"op": "add", "value": "not an object"}]), "invalidSyntax"),
             (json!([{"op": "replace", "path": "emails[type co \"zz\"].value", "value": "x@y.z"}]), "noTarget"),
+            (json!([{"op": "replace", "path": "name[givenName eq \"B\"].familyName", "value": "J"}]), "invalidPath"),
         ] {
             let mut d = doc.clone();
             let err = patch(&mut d, ops.clone()).unwrap_err();
