@@ -243,6 +243,27 @@ impl WorkspaceIndex {
         Some(g.scopes.iter().map(|(d, scope)| (self.schema.datasets[*d].name.as_str(), scope)).collect())
     }
 
+    /// The rules that name a group (its privileges, seed 001): each resource it holds a
+    /// role on (or the deny role), with the role, in resource order.
+    pub fn group_grants(&self, group: &str) -> Option<Vec<(ResourceRef, String)>> {
+        let g = self.group(*self.group_ix.get(group)?)?;
+        let mut out: Vec<(ResourceRef, String)> = g
+            .grants
+            .all()
+            .into_iter()
+            .filter_map(|(r, grant)| {
+                let ty = self.schema.ty(self.resource(r)?.ty);
+                let role = match grant {
+                    Grant::Role(l) => ty.role_name(l).to_string(),
+                    Grant::Deny => ty.deny_role.clone().unwrap_or_default(),
+                };
+                Some((self.resource_ref(r), role))
+            })
+            .collect();
+        out.sort();
+        Some(out)
+    }
+
     /// Whether a resource is registered.
     pub fn has_resource(&self, resource: &ResourceRef) -> bool {
         self.require_resource(resource).is_ok()

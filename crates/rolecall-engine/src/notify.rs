@@ -157,6 +157,34 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// What `ops` would do to anyone's effective roles, applied in order to a copy of
+    /// their workspace; nothing is changed. The console shows this before a change that
+    /// takes access away (deleting a group, turning its privileges off, a member leaving).
+    /// Only changes that go through a group are looked at: they are the ones whose reach
+    /// can be bounded (the group's grants, those of the groups above it, and everything
+    /// below them). Users whose access does not change are absent.
+    pub fn preview(&self, workspace: &str, ops: &[Op]) -> Result<Vec<AccessClass>, EngineError> {
+        let before = self.workspace(workspace)?;
+        let mut state = before.clone();
+        let mut groups = RoaringBitmap::new();
+        let mut extra = Vec::new();
+        for op in ops {
+            if let Some((_, _, g, r)) = through_group(op).and_then(|group| state.watch(op, group)) {
+                groups |= g;
+                extra.extend(r);
+            }
+            let plan = state.prepare(op)?;
+            state.commit(plan);
+        }
+        let mut resources = reach_of(before, &state, &groups, None);
+        for r in extra {
+            resources |= reach_of(before, &state, &RoaringBitmap::new(), Some(r));
+        }
+        Ok(diff(before, &state, &resources))
+    }
+}
+
 /// The group a change goes through, if any.
 fn through_group(op: &Op) -> Option<&str> {
     match op {

@@ -202,7 +202,13 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         }
         let was = engine.clone();
         let told = engine.access_changes(std::slice::from_ref(&change));
+        let previewed = engine.preview(WS, std::slice::from_ref(op));
         let got = engine.apply(&change).map(|_| ()).map_err(|e| e.code());
+        match (&previewed, got) {
+            (Ok(classes), Ok(())) => assert_previewed(&was, &engine, op, classes, i)?,
+            (Ok(_), Err(code)) => prop_assert!(false, "op {}: previewed a change refused with {}", i, code),
+            (Err(e), got) => prop_assert_eq!(got, Err(e.code()), "op {}: preview refused differently", i),
+        }
         match told {
             Ok(told) if got.is_ok() => assert_told(&was, &engine, op, &told, i)?,
             Ok(told) => prop_assert!(told.is_empty(), "op {}: access changes told for a refused change", i),
@@ -232,6 +238,60 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+type Moved = std::collections::BTreeSet<(String, ResourceRef, Option<String>, Option<String>)>;
+
+/// Every (user, resource, role before, role after) that differs between two states.
+fn moved_between(was: &Engine, now: &Engine) -> Moved {
+    let (before, after) = (was.workspace(WS).expect("ws"), now.workspace(WS).expect("ws"));
+    let mut moved = Moved::new();
+    let resources: Vec<ResourceRef> = before.resource_refs().filter(|r| after.has_resource(r)).collect();
+    for user in before.user_ids().filter(|u| after.user_info(u).is_some()) {
+        for r in &resources {
+            let (b, a) = (before.effective_role(user, r).expect("role"), after.effective_role(user, r).expect("role"));
+            if b != a {
+                moved.insert((user.to_string(), r.clone(), b.map(String::from), a.map(String::from)));
+            }
+        }
+    }
+    moved
+}
+
+/// A preview of a change through a group (what the console shows before it is made) must
+/// be exactly how the effective roles then moved; other changes are not previewed.
+fn assert_previewed(
+    was: &Engine,
+    now: &Engine,
+    op: &Op,
+    classes: &[rolecall_engine::AccessClass],
+    i: usize,
+) -> Result<(), TestCaseError> {
+    let previewed: Moved = classes
+        .iter()
+        .flat_map(|c| {
+            c.users.iter().flat_map(move |u| {
+                c.roles.iter().map(move |r| (u.clone(), r.resource.clone(), r.before.clone(), r.after.clone()))
+            })
+        })
+        .collect();
+    let through_group = matches!(
+        op,
+        Op::PutMember { .. }
+            | Op::RemoveMember { .. }
+            | Op::PutChildGroup { .. }
+            | Op::RemoveChildGroup { .. }
+            | Op::PutGroup { .. }
+            | Op::DeleteGroup { .. }
+            | Op::PutGrant { subject: Subject::Group(_), .. }
+            | Op::RemoveGrant { subject: Subject::Group(_), .. }
+    );
+    if through_group {
+        prop_assert_eq!(&previewed, &moved_between(was, now), "op {} {:?}: the preview differs from what moved", i, op);
+    } else {
+        prop_assert!(previewed.is_empty(), "op {} {:?}: previewed a change that goes through no group", i, op);
+    }
+    Ok(())
+}
+
 /// What `access_changes` told about one change must be exactly how the effective roles
 /// moved: every user and resource it names changed as it says, and when the change went
 /// through a group that asks for notifications, nothing that changed is missing.
@@ -243,16 +303,7 @@ fn assert_told(
     i: usize,
 ) -> Result<(), TestCaseError> {
     let (before, after) = (was.workspace(WS).expect("ws"), now.workspace(WS).expect("ws"));
-    let mut moved = std::collections::BTreeSet::new();
-    let resources: Vec<ResourceRef> = before.resource_refs().filter(|r| after.has_resource(r)).collect();
-    for user in before.user_ids().filter(|u| after.user_info(u).is_some()) {
-        for r in &resources {
-            let (b, a) = (before.effective_role(user, r).expect("role"), after.effective_role(user, r).expect("role"));
-            if b != a {
-                moved.insert((user.to_string(), r.clone(), b.map(String::from), a.map(String::from)));
-            }
-        }
-    }
+    let moved = moved_between(was, now);
     let reported: std::collections::BTreeSet<_> = told
         .iter()
         .flat_map(|t| t.per_user())

@@ -188,3 +188,35 @@ fn members_who_lose_the_same_access_are_one_class() {
     assert_eq!(tom.users, ["tom"]);
     assert_eq!(told[0].per_user().len(), 51);
 }
+
+#[test]
+fn a_preview_says_what_deleting_a_group_takes_whatever_its_notify_setting() {
+    let mut engine = world();
+    for g in ["marketing", "quiet"] {
+        engine.apply(&member(g, "sarah")).unwrap();
+    }
+    engine.apply(&member("quiet", "tom")).unwrap();
+    assert_eq!(
+        engine.workspace(WS).unwrap().group_grants("quiet"),
+        Some(vec![(crm(), "admin".to_string())]),
+        "the group's privileges"
+    );
+    // Sarah keeps admin through marketing; Tom falls back to his own runner rule.
+    let classes = engine.preview(WS, &[Op::DeleteGroup { group: "quiet".into() }]).unwrap();
+    let users: Vec<_> = classes.iter().map(|c| (c.users.clone(), c.roles.clone())).collect();
+    assert_eq!(
+        users,
+        vec![(
+            vec!["tom".to_string()],
+            vec![
+                role(crm(), Some("admin"), Some("runner")),
+                role(wf("w1"), Some("admin"), Some("runner")),
+                role(wf("w2"), Some("admin"), Some("runner")),
+            ]
+        )]
+    );
+    // Nothing was changed.
+    assert!(engine.workspace(WS).unwrap().group_grants("quiet").is_some());
+    // A change that would be refused is refused in preview too.
+    assert!(engine.preview(WS, &[Op::RemoveMember { group: "marketing".into(), user: "tom".into() }]).is_err());
+}
