@@ -16,6 +16,7 @@ use rolecall_service::{Actor, ServiceError};
 use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
+use crate::form::{say, urlencode};
 use crate::layout::{page, refusal};
 use crate::session::Signed;
 
@@ -48,7 +49,7 @@ async fn visible<S: Store>(state: &AppState<S>, ws: &str, user: &str, q: &str) -
         .collect())
 }
 
-fn table(rows: &[Row], q: &str) -> Markup {
+fn table(ws: &str, rows: &[Row], q: &str) -> Markup {
     html! {
         section id="groups" aria-live="polite" {
             @if rows.is_empty() {
@@ -62,7 +63,7 @@ fn table(rows: &[Row], q: &str) -> Markup {
                             tr {
                                 td {
                                     @if let Some(icon) = &row.group.icon { span class="icon" aria-hidden="true" { (icon) } " " }
-                                    strong { (row.group.name) }
+                                    a href={ "/console/" (ws) "/groups/" (urlencode(&row.group.id)) } { strong { (row.group.name) } }
                                     @if !row.group.description.is_empty() { br; span class="muted" { (row.group.description) } }
                                 }
                                 td { (row.members) }
@@ -88,7 +89,7 @@ fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], error: Option<&str>, draft:
                 hx-target="#groups" hx-swap="outerHTML";
             button type="submit" { "Search" }
         }
-        (table(rows, q))
+        (table(ws, rows, q))
         details open[error.is_some()] {
             summary { "+ Add group" }
             form method="post" action={ "/console/" (ws) "/groups" } class="card" {
@@ -123,7 +124,7 @@ pub async fn list<S: Store>(
             .into_response();
     };
     if headers.contains_key("hx-request") {
-        return table(&rows, q).into_response();
+        return table(&ws, &rows, q).into_response();
     }
     page("Groups", Some(&signed), body(&ws, &signed.session.csrf, q, &rows, None, &NewGroup::default())).into_response()
 }
@@ -180,7 +181,7 @@ pub async fn create<S: Store>(
         id,
         name: draft.name.trim().to_string(),
         description: draft.description.trim().to_string(),
-        tags: draft.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect(),
+        tags: tags(&draft.tags),
         icon: Some(draft.icon.trim().to_string()).filter(|i| !i.is_empty()),
         visibility: Default::default(),
         apply_privileges: true,
@@ -198,18 +199,7 @@ pub async fn create<S: Store>(
     }
 }
 
-/// A refusal in the user's words, with its status (the API's, from the one mapping).
-pub(crate) fn say(e: ServiceError, forbidden: &str) -> (StatusCode, String) {
-    let api = rolecall_api::ApiError::from(e);
-    let message = match api.status {
-        StatusCode::FORBIDDEN => forbidden.to_string(),
-        s if s.is_server_error() => "The service cannot take this now; try again in a moment.".to_string(),
-        _ => format!("{}.", capitalised(&api.message)),
-    };
-    (api.status, message)
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+/// Tags typed as one text, separated by commas.
+pub(crate) fn tags(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect()
 }

@@ -7,8 +7,12 @@
 //! - `layout.rs`: the page shell (landmarks, navigation, sign-out), security headers.
 //! - `sign_in.rs`: signing in and out.
 //! - `users.rs`: User management > Users.
+//! - `form.rs`: form fields, the common refusals, a service refusal in the user's words.
 //! - `groups.rs`: User management > Groups, and + Add group.
+//! - `group.rs`: one group's page and its tabs; deleting a group after a preview.
 
+mod form;
+mod group;
 mod groups;
 mod layout;
 mod session;
@@ -39,6 +43,28 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/{ws}/users", get(users::list::<S>).post(users::create::<S>))
         .route("/console/{ws}/users/{id}/delete", get(users::confirm_delete::<S>).post(users::delete::<S>))
         .route("/console/{ws}/groups", get(groups::list::<S>).post(groups::create::<S>))
+        .route("/console/{ws}/groups/{id}", get(group::show::<S>))
+        .route("/console/{ws}/groups/{id}/candidates", get(group::candidates_fragment::<S>))
+        .route("/console/{ws}/groups/{id}/members", post(group::add_members::<S>))
+        .route("/console/{ws}/groups/{id}/members/{user}/remove", post(group::remove_member::<S>))
+        .route("/console/{ws}/groups/{id}/members/{user}/role", post(group::member_role_change::<S>))
+        .route("/console/{ws}/groups/{id}/children/{child}/remove", post(group::remove_child::<S>))
+        .route("/console/{ws}/groups/{id}/permission-sets", post(group::create_set::<S>))
+        .route("/console/{ws}/groups/{id}/permission-sets/{set}", post(group::save_set::<S>))
+        .route("/console/{ws}/groups/{id}/permission-sets/{set}/delete", post(group::delete_set::<S>))
+        .route("/console/{ws}/groups/{id}/permission-sets/{set}/assignees", post(group::add_assignee::<S>))
+        .route("/console/{ws}/groups/{id}/permission-sets/{set}/assignees/remove", post(group::remove_assignee::<S>))
+        .route("/console/{ws}/groups/{id}/privileges", post(group::add_privilege::<S>))
+        .route("/console/{ws}/groups/{id}/privileges/remove", post(group::remove_privilege::<S>))
+        .route("/console/{ws}/groups/{id}/apply-privileges", get(group::confirm_apply::<S>).post(group::set_apply::<S>))
+        .route("/console/{ws}/groups/{id}/data-scopes", post(group::put_scope::<S>))
+        .route("/console/{ws}/groups/{id}/data-scopes/remove", post(group::remove_scope::<S>))
+        .route("/console/{ws}/groups/{id}/policies", post(group::attach_policy::<S>))
+        .route("/console/{ws}/groups/{id}/policies/detach", post(group::detach_policy::<S>))
+        .route("/console/{ws}/groups/{id}/notifications", post(group::set_notify::<S>))
+        .route("/console/{ws}/groups/{id}/notify", post(group::notify_now::<S>))
+        .route("/console/{ws}/groups/{id}/details", post(group::save_details::<S>))
+        .route("/console/{ws}/groups/{id}/delete", get(group::confirm_delete::<S>).post(group::delete::<S>))
         .route("/console/assets/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/assets/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .layer(axum::middleware::from_fn(layout::security_headers))

@@ -15,6 +15,7 @@ use rolecall_service::Actor;
 use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
+use crate::form::urlencode;
 use crate::layout::{page, refusal};
 use crate::session::Signed;
 
@@ -225,7 +226,7 @@ pub async fn create<S: Store>(
     match state.service.create_user(&actor, &ws, user, &draft.groups).await {
         Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/users"))]).into_response(),
         Err(e) => {
-            let (status, message) = crate::groups::say(e, "Only workspace admins manage users.");
+            let (status, message) = crate::form::say(e, "Only workspace admins manage users.");
             let form = add_form(&state, &ws, &signed.session.csrf, &draft).await;
             let table = html! { section id="users" {} };
             (status, page("Users", Some(&signed), body(&ws, "", table, Some(&message), form))).into_response()
@@ -290,19 +291,8 @@ pub async fn delete<S: Store>(
     match state.service.delete_user(&actor, &ws, &id).await {
         Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/users"))]).into_response(),
         Err(e) => {
-            let (status, message) = crate::groups::say(e, "Only workspace admins manage users.");
+            let (status, message) = crate::form::say(e, "Only workspace admins manage users.");
             (status, refusal("Delete user", Some(&signed), &message)).into_response()
         }
     }
-}
-
-/// Percent-encodes a query value.
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -341,6 +341,298 @@ async fn admins_add_users_with_their_groups_and_delete_them_after_a_confirmation
     assert_eq!(c.get(&confirm, Some(&ada)).await.0, StatusCode::NOT_FOUND);
 }
 
+fn team(id: &str, name: &str, visibility: rolecall_model::Visibility) -> rolecall_model::Group {
+    rolecall_model::Group {
+        id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        tags: Vec::new(),
+        icon: None,
+        visibility,
+        apply_privileges: true,
+        notify: rolecall_model::Notify::None,
+    }
+}
+
+/// Sales (public, Sam its owner) and Board (private, nobody in it yet).
+async fn with_groups(c: &Console) {
+    let s = &c.service.service;
+    s.create_group(&Actor::Root, "acme", team("sales", "Sales", rolecall_model::Visibility::Public)).await.unwrap();
+    s.create_group(&Actor::Root, "acme", team("board", "Board", rolecall_model::Visibility::Private)).await.unwrap();
+    s.put_member(&Actor::Root, "acme", "sales", "sam", rolecall_model::MemberRole::Owner).await.unwrap();
+}
+
+fn role_in(c: &Console, group: &str, user: &str) -> Option<rolecall_model::MemberRole> {
+    c.service.service.snapshot().workspace("acme").unwrap().direct_role(group, user)
+}
+
+#[tokio::test]
+async fn a_group_owner_selects_users_gives_them_roles_and_removes_them() {
+    use rolecall_model::MemberRole;
+    let c = console().await;
+    with_groups(&c).await;
+    let (sam, csrf) = c.sign_in("sam@acme.test").await;
+    let (status, page, _) = c.get("/console/acme/groups/sales", Some(&sam)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"aria-current="page">Members</a>"#), "the Members tab is the current one");
+    assert!(page.contains("1 direct member") && page.contains("Select users"), "{page}");
+
+    // Select users: a search offers the workspace's users; one already in is marked.
+    let (_, page, _) = c.get("/console/acme/groups/sales?tab=members&q=example", Some(&sam)).await;
+    assert!(page.contains(r#"value="u01""#) && page.contains("(already a member)"), "{page}");
+    let fragment = c
+        .http
+        .get(format!("{}/console/acme/groups/sales/candidates?q=u0", c.url))
+        .header(COOKIE, &sam)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fragment.starts_with(r#"<div id="candidates""#) && fragment.matches("type=\"checkbox\"").count() == 10);
+
+    let add = [("csrf", csrf.as_str()), ("users", "u01"), ("users", "u02"), ("role", "editor")];
+    let res = c.post("/console/acme/groups/sales/members", Some(&sam), &add).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers().get(LOCATION).unwrap(), "/console/acme/groups/sales?tab=members&done=members-added");
+    assert_eq!(
+        (role_in(&c, "sales", "u01"), role_in(&c, "sales", "u02")),
+        (Some(MemberRole::Editor), Some(MemberRole::Editor))
+    );
+    let (_, page, _) = c.get("/console/acme/groups/sales?tab=members&done=members-added", Some(&sam)).await;
+    assert!(page.contains(r#"role="status""#) && page.contains("Members added."));
+    assert!(page.contains(r#"aria-label="Remove U01 Example from Sales""#), "each member has a labelled ×");
+    // Nothing ticked: said, nothing written.
+    let res = c.post("/console/acme/groups/sales/members", Some(&sam), &[("csrf", &csrf), ("role", "member")]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("Tick at least one user to add"));
+
+    let res =
+        c.post("/console/acme/groups/sales/members/u01/role", Some(&sam), &[("csrf", &csrf), ("role", "owner")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(role_in(&c, "sales", "u01"), Some(MemberRole::Owner));
+    let res = c.post("/console/acme/groups/sales/members/u02/remove", Some(&sam), &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(role_in(&c, "sales", "u02"), None);
+    // Without the form's token nothing changes.
+    let res = c.post("/console/acme/groups/sales/members/u01/remove", Some(&sam), &[("csrf", "forged")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(role_in(&c, "sales", "u01"), Some(MemberRole::Owner));
+
+    // U03, a plain member of Sales, sees the group but none of its controls, and is told
+    // why when they try.
+    c.service.service.put_member(&Actor::Root, "acme", "sales", "u03", MemberRole::Member).await.unwrap();
+    c.service.service.set_password(&Actor::Root, "acme", "u03", PASSWORD).await.unwrap();
+    let (u03, u03_csrf) = c.sign_in("u03@acme.test").await;
+    let (status, page, _) = c.get("/console/acme/groups/sales", Some(&u03)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("Select users") && !page.contains("aria-label=\"Remove"), "no controls for a member");
+    let res = c.post("/console/acme/groups/sales/members/u01/remove", Some(&u03), &[("csrf", &u03_csrf)]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("You may not change this group's members"));
+    assert_eq!(role_in(&c, "sales", "u01"), Some(MemberRole::Owner));
+    // The private group is not there for them, nor for Sam.
+    assert_eq!(c.get("/console/acme/groups/board", Some(&u03)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.get("/console/acme/groups/board?tab=details", Some(&sam)).await.0, StatusCode::NOT_FOUND);
+    let res = c.post("/console/acme/groups/board/members", Some(&sam), &[("csrf", &csrf), ("users", "sam")]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(role_in(&c, "board", "sam"), None);
+}
+
+#[tokio::test]
+async fn permission_sets_get_assignees_by_email_or_group_name() {
+    let c = console().await;
+    with_groups(&c).await;
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    let res = c
+        .post(
+            "/console/acme/groups/sales/permission-sets",
+            Some(&ada),
+            &[("csrf", &csrf), ("name", "Team leads"), ("permissions", "view"), ("permissions", "edit")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let set = {
+        let engine = c.service.service.snapshot();
+        let sets = engine.workspace("acme").unwrap().permission_sets("sales").unwrap();
+        let custom = sets.iter().find(|s| s.builtin.is_none()).unwrap();
+        assert!(custom.permissions.edit && !custom.permissions.delete);
+        custom.id.to_string()
+    };
+    let path = format!("/console/acme/groups/sales/permission-sets/{set}/assignees");
+    for who in ["U05@acme.test", "board"] {
+        let res = c.post(&path, Some(&ada), &[("csrf", &csrf), ("who", who)]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{who}");
+    }
+    let res = c.post(&path, Some(&ada), &[("csrf", &csrf), ("who", "nobody@acme.test")]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("No user has the email `nobody@acme.test`"));
+    let (_, page, _) = c.get("/console/acme/groups/sales?tab=permission-sets", Some(&ada)).await;
+    assert!(page.contains("<h2>Team leads</h2>") && page.contains(r#"class="avatar group""#), "{page}");
+    assert!(page.contains(r#"aria-label="Remove U05 Example from Team leads""#));
+    // U05 may now edit Sales: the set took effect at once.
+    let target = rolecall_model::ResourceRef::new("group", "sales");
+    let can =
+        |u: &str| c.service.service.snapshot().workspace("acme").unwrap().check(u, "edit", &target).unwrap().allowed;
+    assert!(can("u05"));
+    let res = c.post(&format!("{path}/remove"), Some(&ada), &[("csrf", &csrf), ("user", "u05")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(!can("u05"), "a removed assignee loses the set's permissions");
+    // Owners' permissions are fixed: shown as text, no form.
+    assert!(page.contains("View, Edit, Delete") && !page.contains("permission-sets/owners\""));
+}
+
+#[tokio::test]
+async fn turning_privileges_off_and_deleting_a_group_first_say_whose_access_changes() {
+    let c = console().await;
+    with_groups(&c).await;
+    let s = &c.service.service;
+    let crm = rolecall_model::ResourceRef::new("app", "crm");
+    s.put_resource(
+        &Actor::Root,
+        "acme",
+        rolecall_model::Resource { resource: crm.clone(), name: "CRM".into(), parent: None },
+    )
+    .await
+    .unwrap();
+    for u in ["u01", "u02"] {
+        s.put_member(&Actor::Root, "acme", "sales", u, rolecall_model::MemberRole::Member).await.unwrap();
+    }
+    // U02 holds runner on the CRM on their own.
+    s.put_grant(&Actor::Root, "acme", &crm, &rolecall_model::Subject::User("u02".into()), "runner", false)
+        .await
+        .unwrap();
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    let res = c
+        .post(
+            "/console/acme/groups/sales/privileges",
+            Some(&ada),
+            &[("csrf", &csrf), ("resource", "app/crm"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let role = |u: &str| s.snapshot().workspace("acme").unwrap().effective_role(u, &crm).unwrap().map(String::from);
+    assert_eq!(role("u01").as_deref(), Some("admin"));
+    let (_, page, _) = c.get("/console/acme/groups/sales?tab=privileges", Some(&ada)).await;
+    assert!(page.contains("<td>CRM</td>") && page.contains("<td>admin</td>"), "{page}");
+    // A role the resource's type does not have: refused and said.
+    let res = c
+        .post(
+            "/console/acme/groups/sales/privileges",
+            Some(&ada),
+            &[("csrf", &csrf), ("resource", "app/crm"), ("role", "restricted")],
+        )
+        .await;
+    assert!(res.status().is_client_error());
+    assert!(res.text().await.unwrap().contains(r#"role="alert""#));
+
+    // Turning privileges off: first who changes and how, then the switch.
+    let (status, page, _) = c.get("/console/acme/groups/sales/apply-privileges", Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("3 people's access changes"), "Sam, U01 and U02: {page}");
+    assert!(page.contains("<strong>U02 Example</strong>: CRM (app) admin → runner"), "{page}");
+    assert!(page.contains("CRM (app) admin → no access"));
+    assert_eq!(role("u01").as_deref(), Some("admin"), "a preview changes nothing");
+    let res =
+        c.post("/console/acme/groups/sales/apply-privileges", Some(&ada), &[("csrf", &csrf), ("apply", "off")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!((role("u01"), role("u02").as_deref()), (None, Some("runner")));
+    let res =
+        c.post("/console/acme/groups/sales/apply-privileges", Some(&ada), &[("csrf", &csrf), ("apply", "on")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(role("u01").as_deref(), Some("admin"));
+
+    // Deleting: the same preview, then the group is gone and so is its access.
+    let (status, page, _) = c.get("/console/acme/groups/sales/delete", Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Delete Sales?") && page.contains("Its 3 members leave it"), "{page}");
+    assert!(page.contains("3 people's access changes"));
+    assert_eq!(
+        c.post("/console/acme/groups/sales/delete", Some(&ada), &[("csrf", "forged")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = c.post("/console/acme/groups/sales/delete", Some(&ada), &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!((role("u01"), role("u02").as_deref()), (None, Some("runner")));
+    assert_eq!(c.get("/console/acme/groups/sales", Some(&ada)).await.0, StatusCode::NOT_FOUND);
+    // A member may not delete it: told so, on the page.
+    let (sam, sam_csrf) = c.sign_in("sam@acme.test").await;
+    s.create_group(&Actor::Root, "acme", team("ops", "Ops", rolecall_model::Visibility::Public)).await.unwrap();
+    s.put_member(&Actor::Root, "acme", "ops", "sam", rolecall_model::MemberRole::Member).await.unwrap();
+    let (status, page, _) = c.get("/console/acme/groups/ops/delete", Some(&sam)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("Only the group's owners (and workspace admins) delete it."));
+    assert_eq!(
+        c.post("/console/acme/groups/ops/delete", Some(&sam), &[("csrf", &sam_csrf)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn data_scopes_policies_notifications_and_details_are_set_from_their_tabs() {
+    let c = console().await;
+    with_groups(&c).await;
+    let s = &c.service.service;
+    let rules = std::collections::BTreeMap::from([("create_app".to_string(), rolecall_model::Effect::Deny)]);
+    s.put_policy(&Actor::Root, "acme", "no-apps", "No new apps", rules).await.unwrap();
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    let post = async |path: &str, form: Vec<(&str, &str)>| {
+        let mut form = form;
+        form.push(("csrf", csrf.as_str()));
+        c.post(path, Some(&ada), &form).await
+    };
+    let res = post(
+        "/console/acme/groups/sales/data-scopes",
+        vec![("dataset", "sales"), ("attribute", "country"), ("values", "France, Spain")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let filter = s.snapshot().workspace("acme").unwrap().data_filter("sam", "sales").unwrap();
+    assert_eq!(filter.as_map().unwrap()["country"], vec!["France".to_string(), "Spain".to_string()]);
+    let (_, page, _) = c.get("/console/acme/groups/sales?tab=data-scopes", Some(&ada)).await;
+    assert!(page.contains("<dt>country</dt>") && page.contains("France, Spain"), "{page}");
+
+    let res = post("/console/acme/groups/sales/policies", vec![("policy", "no-apps")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(s.snapshot().workspace("acme").unwrap().group_policies("sales").unwrap(), vec!["no-apps"]);
+    let (_, page, _) = c.get("/console/acme/groups/sales?tab=policies", Some(&ada)).await;
+    assert!(page.contains("No new apps") && page.contains("create_app: deny"), "{page}");
+
+    let res = post("/console/acme/groups/sales/notifications", vec![("notify", "on_change")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = post(
+        "/console/acme/groups/sales/details",
+        vec![
+            ("name", "Sales EMEA"),
+            ("description", "Sellers"),
+            ("tags", "emea"),
+            ("icon", ""),
+            ("visibility", "private"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let group = s.store().group("acme", "sales").await.unwrap().unwrap();
+    assert_eq!(
+        (group.name.as_str(), group.notify, group.visibility),
+        ("Sales EMEA", rolecall_model::Notify::OnChange, rolecall_model::Visibility::Private)
+    );
+    // A taken name: refused on the Details tab, nothing changed.
+    let res = post("/console/acme/groups/sales/details", vec![("name", "board"), ("visibility", "public")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains(r#"aria-current="page">Details</a>"#));
+    assert_eq!(s.store().group("acme", "sales").await.unwrap().unwrap().name, "Sales EMEA");
+
+    // Sam owns Sales but is no admin: data scopes and policies are not his to set.
+    let (sam, sam_csrf) = c.sign_in("sam@acme.test").await;
+    let res = c
+        .post("/console/acme/groups/sales/policies/detach", Some(&sam), &[("csrf", &sam_csrf), ("policy", "no-apps")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("Only workspace admins set data scopes and policies."));
+}
+
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
