@@ -1,0 +1,314 @@
+//! Permission sets (seed 002): Owners, Members, Everyone and custom sets, with assignees.
+
+use super::*;
+
+// ------------------------------------------------------------------- Permission sets
+
+fn permissions_text(p: GroupPermissions) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    if p.view {
+        out.push("View");
+    }
+    if p.edit {
+        out.push("Edit");
+    }
+    if p.delete {
+        out.push("Delete");
+    }
+    if out.is_empty() { "No access".to_string() } else { out.join(", ") }
+}
+
+fn permission_boxes(prefix: &str, p: GroupPermissions, fixed: bool) -> Markup {
+    html! {
+        @for (name, on) in [("view", p.view), ("edit", p.edit), ("delete", p.delete)] {
+            label class="check inline-check" for={ (prefix) "-" (name) } {
+                input type="checkbox" id={ (prefix) "-" (name) } name="permissions" value=(name) checked[on] disabled[fixed];
+                " " (capital(name))
+            }
+        }
+    }
+}
+
+fn capital(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+pub(super) async fn permission_sets<S: Store>(
+    state: &AppState<S>,
+    signed: &Signed,
+    ws: &str,
+    group: &rolecall_model::Group,
+    rights: Rights,
+) -> Result<Markup, ()> {
+    struct Set {
+        id: String,
+        builtin: Option<rolecall_engine::BuiltinSet>,
+        permissions: GroupPermissions,
+        users: Vec<String>,
+        groups: Vec<String>,
+    }
+    let sets: Vec<Set> = {
+        let engine = state.service.snapshot();
+        let index = engine.workspace(ws).map_err(|_| ())?;
+        index
+            .permission_sets(&group.id)
+            .ok_or(())?
+            .into_iter()
+            .map(|s| Set {
+                id: s.id.to_string(),
+                builtin: s.builtin,
+                permissions: s.permissions,
+                users: s.users.iter().map(|u| u.to_string()).collect(),
+                groups: s.groups.iter().map(|g| g.to_string()).collect(),
+            })
+            .collect()
+    };
+    let labels: BTreeMap<String, String> = state
+        .service
+        .store()
+        .labels(ws, label::PERMISSION_SET, Some(&group.id))
+        .await
+        .map_err(|_| ())?
+        .into_iter()
+        .collect();
+    let user_ids: Vec<&str> = sets.iter().flat_map(|s| s.users.iter().map(String::as_str)).collect();
+    let group_ids: Vec<&str> = sets.iter().flat_map(|s| s.groups.iter().map(String::as_str)).collect();
+    let (users, groups) = (people(state, ws, &user_ids).await?, group_names(state, ws, &group_ids).await?);
+    let base = format!("/console/{ws}/groups/{}", urlencode(&group.id));
+    let edit = rights.edit && !rights.builtin;
+    Ok(html! {
+        p class="muted" {
+            "Owners view, edit and delete the group, and that cannot be changed. Members are everyone in the group but its owners; "
+            "Everyone is every regular user of the workspace. Custom sets give their assignees what they say."
+        }
+        @for set in &sets {
+            @let name = match set.builtin {
+                Some(rolecall_engine::BuiltinSet::Owners) => "Owners".to_string(),
+                Some(rolecall_engine::BuiltinSet::Members) => "Members".to_string(),
+                Some(rolecall_engine::BuiltinSet::Everyone) => "Everyone".to_string(),
+                None => labels.get(&format!("{}/{}", group.id, set.id)).cloned().unwrap_or_else(|| set.id.clone()),
+            };
+            @let fixed = set.builtin == Some(rolecall_engine::BuiltinSet::Owners) || !edit;
+            article class="set" aria-label={ "Permission set " (name) } {
+                h2 { (name) }
+                @if fixed {
+                    p { (permissions_text(set.permissions)) }
+                } @else {
+                    form method="post" action={ (base) "/permission-sets/" (urlencode(&set.id)) } class="inline" {
+                        (csrf(signed))
+                        fieldset {
+                            legend { "Permissions of " (name) }
+                            (permission_boxes(&format!("set-{}", set.id), set.permissions, false))
+                        }
+                        button type="submit" { "Save " (name) }
+                    }
+                }
+                @if set.builtin.is_none() {
+                    h3 { "Assignees" }
+                    @if set.users.is_empty() && set.groups.is_empty() { p class="empty" { "No assignees yet." } }
+                    ul class="assignees plain" {
+                        @for g in &set.groups {
+                            @let gname = groups.get(g).cloned().unwrap_or_else(|| g.clone());
+                            li {
+                                (avatar(&gname, true)) " " (gname) " " span class="muted" { "(group)" }
+                                @if edit {
+                                    form method="post" action={ (base) "/permission-sets/" (urlencode(&set.id)) "/assignees/remove" } class="inline" {
+                                        (csrf(signed))
+                                        input type="hidden" name="group" value=(g);
+                                        " " button type="submit" class="remove" aria-label={ "Remove group " (gname) " from " (name) } { "×" }
+                                    }
+                                }
+                            }
+                        }
+                        @for u in &set.users {
+                            @let (uname, email) = users.get(u).cloned().unwrap_or_else(|| (u.clone(), String::new()));
+                            li {
+                                (avatar(&uname, false)) " " (uname) " " span class="muted" { (email) }
+                                @if edit {
+                                    form method="post" action={ (base) "/permission-sets/" (urlencode(&set.id)) "/assignees/remove" } class="inline" {
+                                        (csrf(signed))
+                                        input type="hidden" name="user" value=(u);
+                                        " " button type="submit" class="remove" aria-label={ "Remove " (uname) " from " (name) } { "×" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if edit {
+                        form method="post" action={ (base) "/permission-sets/" (urlencode(&set.id)) "/assignees" } class="inline" {
+                            (csrf(signed))
+                            label for={ "assignee-" (set.id) } { "Add assignee to " (name) " (an email or a group name)" }
+                            " "
+                            input id={ "assignee-" (set.id) } name="who" type="text" required;
+                            " " button type="submit" { "Add assignee" }
+                        }
+                        form method="post" action={ (base) "/permission-sets/" (urlencode(&set.id)) "/delete" } class="inline" {
+                            (csrf(signed))
+                            button type="submit" class="danger quiet" { "Delete " (name) }
+                        }
+                    }
+                }
+            }
+        }
+        @if edit {
+            details {
+                summary { "+ Add permission set" }
+                form method="post" action={ (base) "/permission-sets" } class="card" {
+                    (csrf(signed))
+                    label for="set-name" { "Name of the set" }
+                    input id="set-name" name="name" type="text" required maxlength="200";
+                    fieldset {
+                        legend { "Permissions" }
+                        (permission_boxes("new-set", GroupPermissions::VIEW, false))
+                    }
+                    button type="submit" { "Create permission set" }
+                }
+            }
+        }
+    })
+}
+
+fn permissions_from(fields: &Fields) -> GroupPermissions {
+    let ticked = fields.all("permissions");
+    let has = |p: &str| ticked.iter().any(|t| t == p);
+    GroupPermissions { view: has("view"), edit: has("edit"), delete: has("delete") }
+}
+
+const SETS_FORBIDDEN: &str = "Only the group's owners (and workspace admins) change its permission sets.";
+
+pub async fn create_set<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    signed: Signed,
+    RawForm(raw): RawForm,
+) -> Response {
+    let fields = Fields::parse(&raw);
+    let name = fields.get("name").trim().to_string();
+    let permissions = permissions_from(&fields);
+    let Ok(set) = crate::groups::id_for(&name) else { return unavailable(&signed, "Permission sets") };
+    write(
+        &state,
+        &signed,
+        (&ws, &id),
+        &fields,
+        Outcome { tab: Tab::Permissions, done: "set-saved", forbidden: SETS_FORBIDDEN },
+        async |g| {
+            state
+                .service
+                .put_permission_set(&signed.actor(), &ws, &g.id, &set, Some(&name), permissions)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+}
+
+pub async fn save_set<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id, set)): Path<(String, String, String)>,
+    signed: Signed,
+    RawForm(raw): RawForm,
+) -> Response {
+    let fields = Fields::parse(&raw);
+    let permissions = permissions_from(&fields);
+    write(
+        &state,
+        &signed,
+        (&ws, &id),
+        &fields,
+        Outcome { tab: Tab::Permissions, done: "set-saved", forbidden: SETS_FORBIDDEN },
+        async |g| {
+            state.service.put_permission_set(&signed.actor(), &ws, &g.id, &set, None, permissions).await.map(|_| ())
+        },
+    )
+    .await
+}
+
+pub async fn delete_set<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id, set)): Path<(String, String, String)>,
+    signed: Signed,
+    RawForm(raw): RawForm,
+) -> Response {
+    let fields = Fields::parse(&raw);
+    write(
+        &state,
+        &signed,
+        (&ws, &id),
+        &fields,
+        Outcome { tab: Tab::Permissions, done: "set-deleted", forbidden: SETS_FORBIDDEN },
+        async |g| state.service.delete_permission_set(&signed.actor(), &ws, &g.id, &set).await.map(|_| ()),
+    )
+    .await
+}
+
+/// A user by email or a group by name (without regard to case), as a subject.
+async fn subject_named<S: Store>(
+    state: &AppState<S>,
+    ws: &str,
+    who: &str,
+) -> Result<Subject, rolecall_service::ServiceError> {
+    let who = who.trim();
+    if who.is_empty() {
+        return Err(rolecall_service::ServiceError::Invalid("type an email or a group name".into()));
+    }
+    if who.contains('@') {
+        let found = state.service.store().users(ws, Some(who), PageRequest { after: None, limit: 50 }).await?;
+        if let Some(user) = found.items.into_iter().find(|u| u.email.eq_ignore_ascii_case(who)) {
+            return Ok(Subject::User(user.id));
+        }
+        return Err(rolecall_service::ServiceError::Invalid(format!("no user has the email `{who}`")));
+    }
+    let found = state.service.store().groups(ws, Some(who), None, PageRequest { after: None, limit: 1_100 }).await?;
+    match found.items.into_iter().find(|g| name_key(&g.name) == name_key(who)) {
+        Some(group) => Ok(Subject::Group(group.id)),
+        None => Err(rolecall_service::ServiceError::Invalid(format!("no group is named `{who}`"))),
+    }
+}
+
+pub async fn add_assignee<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id, set)): Path<(String, String, String)>,
+    signed: Signed,
+    RawForm(raw): RawForm,
+) -> Response {
+    let fields = Fields::parse(&raw);
+    let who = fields.get("who").to_string();
+    write(
+        &state,
+        &signed,
+        (&ws, &id),
+        &fields,
+        Outcome { tab: Tab::Permissions, done: "assignee-added", forbidden: SETS_FORBIDDEN },
+        async |g| {
+            let subject = subject_named(&state, &ws, &who).await?;
+            state.service.assign_permission_set(&signed.actor(), &ws, &g.id, &set, &subject, true).await.map(|_| ())
+        },
+    )
+    .await
+}
+
+pub async fn remove_assignee<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id, set)): Path<(String, String, String)>,
+    signed: Signed,
+    RawForm(raw): RawForm,
+) -> Response {
+    let fields = Fields::parse(&raw);
+    let subject = match (fields.get("user"), fields.get("group")) {
+        (u, "") => Subject::User(u.to_string()),
+        (_, g) => Subject::Group(g.to_string()),
+    };
+    write(
+        &state,
+        &signed,
+        (&ws, &id),
+        &fields,
+        Outcome { tab: Tab::Permissions, done: "assignee-removed", forbidden: SETS_FORBIDDEN },
+        async |g| {
+            state.service.assign_permission_set(&signed.actor(), &ws, &g.id, &set, &subject, false).await.map(|_| ())
+        },
+    )
+    .await
+}
