@@ -26,17 +26,25 @@ type Shared<S> = State<Arc<AppState<S>>>;
 pub struct ListQuery {
     #[serde(default)]
     q: String,
+    /// What was just done (a code; the page says it in fixed words).
+    #[serde(default)]
+    done: String,
 }
 
 /// A group as one row of the list.
-struct Row {
+pub(crate) struct Row {
     group: Group,
     members: u64,
 }
 
 /// Every group of the workspace `user` may view whose name or description contains `q`
 /// (a workspace holds at most 1,000 groups, so this is one page).
-async fn visible<S: Store>(state: &AppState<S>, ws: &str, user: &str, q: &str) -> Result<Vec<Row>, ServiceError> {
+pub(crate) async fn visible<S: Store>(
+    state: &AppState<S>,
+    ws: &str,
+    user: &str,
+    q: &str,
+) -> Result<Vec<Row>, ServiceError> {
     let q = (!q.is_empty()).then_some(q);
     let found = state.service.store().groups(ws, q, None, PageRequest { after: None, limit: 1_100 }).await?;
     let engine = state.service.snapshot();
@@ -57,10 +65,11 @@ fn table(ws: &str, rows: &[Row], q: &str) -> Markup {
             } @else {
                 table {
                     caption class="visually-hidden" { "Groups" }
-                    thead { tr { th scope="col" { "Group" } th scope="col" { "Members" } th scope="col" { "Tags" } th scope="col" { "Visibility" } } }
+                    thead { tr { th scope="col" { span class="visually-hidden" { "Selected" } } th scope="col" { "Group" } th scope="col" { "Members" } th scope="col" { "Tags" } th scope="col" { "Visibility" } } }
                     tbody {
                         @for row in rows {
                             tr {
+                                td { input type="checkbox" name="groups" value=(row.group.id) form="bulk" aria-label={ "Select " (row.group.name) }; }
                                 td {
                                     @if let Some(icon) = &row.group.icon { span class="icon" aria-hidden="true" { (icon) } " " }
                                     a href={ "/console/" (ws) "/groups/" (urlencode(&row.group.id)) } { strong { (row.group.name) } }
@@ -78,10 +87,19 @@ fn table(ws: &str, rows: &[Row], q: &str) -> Markup {
     }
 }
 
-fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], error: Option<&str>, draft: &NewGroup) -> Markup {
+/// What the groups page says above the list.
+#[derive(Default)]
+pub(crate) struct Notice<'a> {
+    pub error: Option<&'a str>,
+    pub done: Option<&'a str>,
+}
+
+pub(crate) fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], notice: Notice<'_>, draft: &NewGroup) -> Markup {
+    let error = notice.error;
     html! {
         h1 { "Groups" }
         @if let Some(error) = error { p role="alert" class="error" { (error) } }
+        @if let Some(done) = notice.done { p role="status" class="done" { (done) } }
         form method="get" action={ "/console/" (ws) "/groups" } role="search" {
             label for="q" { "Search groups" }
             input id="q" name="q" type="search" value=(q) autocomplete="off"
@@ -89,8 +107,9 @@ fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], error: Option<&str>, draft:
                 hx-target="#groups" hx-swap="outerHTML";
             button type="submit" { "Search" }
         }
+        @if !rows.is_empty() { (crate::bulk::toolbar(ws, csrf)) }
         (table(ws, rows, q))
-        details open[error.is_some()] {
+        details open[error.is_some() && !draft.name.is_empty()] {
             summary { "+ Add group" }
             form method="post" action={ "/console/" (ws) "/groups" } class="card" {
                 input type="hidden" name="csrf" value=(csrf);
@@ -126,11 +145,13 @@ pub async fn list<S: Store>(
     if headers.contains_key("hx-request") {
         return table(&ws, &rows, q).into_response();
     }
-    page("Groups", Some(&signed), body(&ws, &signed.session.csrf, q, &rows, None, &NewGroup::default())).into_response()
+    let notice = Notice { error: None, done: crate::bulk::done_message(&query.done) };
+    page("Groups", Some(&signed), body(&ws, &signed.session.csrf, q, &rows, notice, &NewGroup::default()))
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
-pub struct NewGroup {
+pub(crate) struct NewGroup {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -193,7 +214,8 @@ pub async fn create<S: Store>(
         Err(e) => {
             let (status, message) = say(e, "You may not create groups in this workspace.");
             let rows = visible(&state, &ws, &signed.session.user, "").await.unwrap_or_default();
-            let body = body(&ws, &signed.session.csrf, "", &rows, Some(&message), &draft);
+            let notice = Notice { error: Some(&message), done: None };
+            let body = body(&ws, &signed.session.csrf, "", &rows, notice, &draft);
             (status, page("Groups", Some(&signed), body)).into_response()
         }
     }

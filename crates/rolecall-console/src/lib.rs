@@ -5,16 +5,20 @@
 //!
 //! - `session.rs`: the session cookie, the signed-in extractor, CSRF.
 //! - `layout.rs`: the page shell (landmarks, navigation, sign-out), security headers.
+//! - `names.rs`: names for ids, and the user or group someone typed.
 //! - `sign_in.rs`: signing in and out.
 //! - `users.rs`: User management > Users.
+//! - `bulk.rs`: several groups selected: add, remove, change role, notify, delete.
 //! - `form.rs`: form fields, the common refusals, a service refusal in the user's words.
 //! - `groups.rs`: User management > Groups, and + Add group.
 //! - `group.rs`: one group's page and its tabs; deleting a group after a preview.
 
+mod bulk;
 mod form;
 mod group;
 mod groups;
 mod layout;
+mod names;
 mod session;
 mod sign_in;
 mod users;
@@ -43,6 +47,7 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/{ws}/users", get(users::list::<S>).post(users::create::<S>))
         .route("/console/{ws}/users/{id}/delete", get(users::confirm_delete::<S>).post(users::delete::<S>))
         .route("/console/{ws}/groups", get(groups::list::<S>).post(groups::create::<S>))
+        .route("/console/{ws}/groups/bulk", post(bulk::apply::<S>))
         .route("/console/{ws}/groups/{id}", get(group::show::<S>))
         .route("/console/{ws}/groups/{id}/candidates", get(group::candidates_fragment::<S>))
         .route("/console/{ws}/groups/{id}/members", post(group::add_members::<S>))

@@ -633,6 +633,92 @@ async fn data_scopes_policies_notifications_and_details_are_set_from_their_tabs(
     assert!(res.text().await.unwrap().contains("Only workspace admins set data scopes and policies."));
 }
 
+#[tokio::test]
+async fn several_selected_groups_are_changed_together_or_not_at_all() {
+    use rolecall_model::MemberRole;
+    let c = console().await;
+    with_groups(&c).await;
+    let s = &c.service.service;
+    s.create_group(&Actor::Root, "acme", team("ops", "Ops", rolecall_model::Visibility::Public)).await.unwrap();
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    let (_, page, _) = c.get("/console/acme/groups", Some(&ada)).await;
+    assert!(page.contains(r#"aria-label="Select Sales""#) && page.contains("Apply to selected groups"), "{page}");
+    let bulk = async |action: &str, users: &str, role: &str, groups: &[&str]| {
+        let mut form = vec![("csrf", csrf.as_str()), ("action", action), ("users", users), ("role", role)];
+        form.extend(groups.iter().map(|g| ("groups", *g)));
+        c.post("/console/acme/groups/bulk", Some(&ada), &form).await
+    };
+    let res = bulk("add_members", "u01@acme.test, U02@ACME.test", "editor", &["sales", "ops"]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers().get(LOCATION).unwrap(), "/console/acme/groups?done=added");
+    for g in ["sales", "ops"] {
+        assert_eq!(
+            (role_in(&c, g, "u01"), role_in(&c, g, "u02")),
+            (Some(MemberRole::Editor), Some(MemberRole::Editor))
+        );
+    }
+    let (_, page, _) = c.get("/console/acme/groups?done=added", Some(&ada)).await;
+    assert!(page.contains("The users were added to the selected groups."));
+    assert_eq!(
+        bulk("set_member_role", "u01@acme.test", "owner", &["sales", "ops"]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        (role_in(&c, "sales", "u01"), role_in(&c, "ops", "u01")),
+        (Some(MemberRole::Owner), Some(MemberRole::Owner))
+    );
+    assert_eq!(
+        bulk("remove_members", "u02@acme.test", "member", &["sales", "ops"]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!((role_in(&c, "sales", "u02"), role_in(&c, "ops", "u02")), (None, None));
+
+    // Refusals are said, and nothing is changed.
+    let res = bulk("add_members", "u03@acme.test, nobody@acme.test", "member", &["sales", "ops"]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("No user has the email `nobody@acme.test`"));
+    assert_eq!(role_in(&c, "sales", "u03"), None);
+    let res = bulk("add_members", "u03@acme.test", "member", &[]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("Select at least one group"));
+
+    // Deleting: which groups and whose access changes, then all of them at once.
+    let res = bulk("delete", "", "member", &["sales", "ops"]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Delete 2 groups?") && page.contains("<strong>Ops</strong>"), "{page}");
+    assert!(page.contains("Nobody's access changes."), "neither group gives access: {page}");
+    assert!(s.store().group("acme", "ops").await.unwrap().is_some(), "nothing deleted before the confirmation");
+
+    // Sam owns Sales but not Ops: deleting both is refused as a whole; a private group he
+    // cannot see is not named to him.
+    let (sam, sam_csrf) = c.sign_in("sam@acme.test").await;
+    let form = [
+        ("csrf", sam_csrf.as_str()),
+        ("action", "delete"),
+        ("confirmed", "yes"),
+        ("groups", "sales"),
+        ("groups", "ops"),
+    ];
+    let res = c.post("/console/acme/groups/bulk", Some(&sam), &form).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("nothing was changed"));
+    assert!(s.store().group("acme", "sales").await.unwrap().is_some());
+    let form = [("csrf", sam_csrf.as_str()), ("action", "delete"), ("groups", "board")];
+    let res = c.post("/console/acme/groups/bulk", Some(&sam), &form).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!res.text().await.unwrap().contains("Board"));
+
+    let form =
+        [("csrf", csrf.as_str()), ("action", "delete"), ("confirmed", "yes"), ("groups", "sales"), ("groups", "ops")];
+    let res = c.post("/console/acme/groups/bulk", Some(&ada), &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        s.store().group("acme", "sales").await.unwrap().is_none()
+            && s.store().group("acme", "ops").await.unwrap().is_none()
+    );
+}
+
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");

@@ -23,12 +23,13 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rolecall_api::AppState;
 use rolecall_engine::{AccessClass, WorkspaceIndex};
-use rolecall_model::{Effect, GroupPermissions, MemberRole, Notify, Op, ResourceRef, Subject, Visibility, name_key};
+use rolecall_model::{Effect, GroupPermissions, MemberRole, Notify, Op, ResourceRef, Subject, Visibility};
 use rolecall_store::{PageRequest, Store, label};
 use serde::Deserialize;
 
 use crate::form::{Fields, not_found, say, see_other, unavailable, urlencode};
 use crate::layout::page;
+use crate::names::{group_names, people, subject_named};
 use crate::session::Signed;
 
 mod delete;
@@ -277,31 +278,6 @@ pub async fn show<S: Store>(
         Err(refused) => return refused,
     };
     render(&state, &signed, &opened, Tab::from_slug(&view.tab), &view, None).await
-}
-
-/// A user's name and email for display, by id.
-async fn people<S: Store>(
-    state: &AppState<S>,
-    ws: &str,
-    ids: &[&str],
-) -> Result<BTreeMap<String, (String, String)>, ()> {
-    let mut out = BTreeMap::new();
-    for id in ids {
-        if let Some(u) = state.service.store().user(ws, id).await.map_err(|_| ())? {
-            out.insert(u.id, (u.name, u.email));
-        }
-    }
-    Ok(out)
-}
-
-async fn group_names<S: Store>(state: &AppState<S>, ws: &str, ids: &[&str]) -> Result<BTreeMap<String, String>, ()> {
-    let mut out = BTreeMap::new();
-    for id in ids {
-        if let Some(g) = state.service.store().group(ws, id).await.map_err(|_| ())? {
-            out.insert(g.id, g.name);
-        }
-    }
-    Ok(out)
 }
 
 fn avatar(name: &str, group: bool) -> Markup {

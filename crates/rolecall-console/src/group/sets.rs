@@ -243,30 +243,6 @@ pub async fn delete_set<S: Store>(
     .await
 }
 
-/// A user by email or a group by name (without regard to case), as a subject.
-async fn subject_named<S: Store>(
-    state: &AppState<S>,
-    ws: &str,
-    who: &str,
-) -> Result<Subject, rolecall_service::ServiceError> {
-    let who = who.trim();
-    if who.is_empty() {
-        return Err(rolecall_service::ServiceError::Invalid("type an email or a group name".into()));
-    }
-    if who.contains('@') {
-        let found = state.service.store().users(ws, Some(who), PageRequest { after: None, limit: 50 }).await?;
-        if let Some(user) = found.items.into_iter().find(|u| u.email.eq_ignore_ascii_case(who)) {
-            return Ok(Subject::User(user.id));
-        }
-        return Err(rolecall_service::ServiceError::Invalid(format!("no user has the email `{who}`")));
-    }
-    let found = state.service.store().groups(ws, Some(who), None, PageRequest { after: None, limit: 1_100 }).await?;
-    match found.items.into_iter().find(|g| name_key(&g.name) == name_key(who)) {
-        Some(group) => Ok(Subject::Group(group.id)),
-        None => Err(rolecall_service::ServiceError::Invalid(format!("no group is named `{who}`"))),
-    }
-}
-
 pub async fn add_assignee<S: Store>(
     State(state): Shared<S>,
     Path((ws, id, set)): Path<(String, String, String)>,
