@@ -14,8 +14,8 @@ use rolecall_service::{BulkAction, ServiceError};
 use rolecall_store::Store;
 
 use crate::form::{Fields, say, see_other, unavailable};
-use crate::groups::{NewGroup, Notice, body, visible};
-use crate::layout::page;
+use crate::groups::{NewGroup, body, visible};
+use crate::layout::{Said, page};
 use crate::names::{group_names, user_by_email};
 use crate::session::Signed;
 
@@ -100,8 +100,7 @@ pub async fn apply<S: Store>(
             let Ok(rows) = visible(&state, &ws, &signed.session.user, "").await else {
                 return unavailable(&signed, "Groups");
             };
-            let notice = Notice { error: Some(&message), done: None };
-            let body = body(&ws, &signed.session.csrf, "", &rows, notice, &NewGroup::default());
+            let body = body(&ws, &signed.session.csrf, "", &rows, Said::Refused(&message), &NewGroup::default());
             return (status, page("Groups", Some(&signed), body)).into_response();
         }
     };

@@ -17,7 +17,7 @@ use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
 use crate::form::{say, urlencode};
-use crate::layout::{page, refusal};
+use crate::layout::{Said, page, refusal};
 use crate::session::Signed;
 
 type Shared<S> = State<Arc<AppState<S>>>;
@@ -87,19 +87,11 @@ fn table(ws: &str, rows: &[Row], q: &str) -> Markup {
     }
 }
 
-/// What the groups page says above the list.
-#[derive(Default)]
-pub(crate) struct Notice<'a> {
-    pub error: Option<&'a str>,
-    pub done: Option<&'a str>,
-}
-
-pub(crate) fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], notice: Notice<'_>, draft: &NewGroup) -> Markup {
-    let error = notice.error;
+pub(crate) fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], said: Said<'_>, draft: &NewGroup) -> Markup {
+    let refused = matches!(said, Said::Refused(_));
     html! {
         h1 { "Groups" }
-        @if let Some(error) = error { p role="alert" class="error" { (error) } }
-        @if let Some(done) = notice.done { p role="status" class="done" { (done) } }
+        (said)
         form method="get" action={ "/console/" (ws) "/groups" } role="search" {
             label for="q" { "Search groups" }
             input id="q" name="q" type="search" value=(q) autocomplete="off"
@@ -109,7 +101,7 @@ pub(crate) fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], notice: Notice<'
         }
         @if !rows.is_empty() { (crate::bulk::toolbar(ws, csrf)) }
         (table(ws, rows, q))
-        details open[error.is_some() && !draft.name.is_empty()] {
+        details open[refused && !draft.name.is_empty()] {
             summary { "+ Add group" }
             form method="post" action={ "/console/" (ws) "/groups" } class="card" {
                 input type="hidden" name="csrf" value=(csrf);
@@ -145,9 +137,8 @@ pub async fn list<S: Store>(
     if headers.contains_key("hx-request") {
         return table(&ws, &rows, q).into_response();
     }
-    let notice = Notice { error: None, done: crate::bulk::done_message(&query.done) };
-    page("Groups", Some(&signed), body(&ws, &signed.session.csrf, q, &rows, notice, &NewGroup::default()))
-        .into_response()
+    let said = crate::bulk::done_message(&query.done).map_or(Said::Nothing, Said::Done);
+    page("Groups", Some(&signed), body(&ws, &signed.session.csrf, q, &rows, said, &NewGroup::default())).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -214,8 +205,7 @@ pub async fn create<S: Store>(
         Err(e) => {
             let (status, message) = say(e, "You may not create groups in this workspace.");
             let rows = visible(&state, &ws, &signed.session.user, "").await.unwrap_or_default();
-            let notice = Notice { error: Some(&message), done: None };
-            let body = body(&ws, &signed.session.csrf, "", &rows, notice, &draft);
+            let body = body(&ws, &signed.session.csrf, "", &rows, Said::Refused(&message), &draft);
             (status, page("Groups", Some(&signed), body)).into_response()
         }
     }

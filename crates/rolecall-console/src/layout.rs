@@ -47,6 +47,28 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
     }
 }
 
+/// What a page says above its content: nothing, that something was just done (a status
+/// screen readers announce), or why something was refused (an alert).
+#[derive(Clone, Copy, Default)]
+pub enum Said<'a> {
+    #[default]
+    Nothing,
+    Done(&'a str),
+    Refused(&'a str),
+}
+
+impl maud::Render for Said<'_> {
+    fn render(&self) -> Markup {
+        html! {
+            @match self {
+                Said::Nothing => {},
+                Said::Done(text) => p role="status" class="done" { (text) },
+                Said::Refused(text) => p role="alert" class="error" { (text) },
+            }
+        }
+    }
+}
+
 /// A page that says why something was refused, in the user's words.
 pub fn refusal(title: &str, signed: Option<&Signed>, message: &str) -> Markup {
     page(

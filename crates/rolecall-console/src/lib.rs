@@ -45,6 +45,7 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/sign-in", get(sign_in::show::<S>).post(sign_in::submit::<S>))
         .route("/console/sign-out", post(sign_in::sign_out::<S>))
         .route("/console/{ws}/users", get(users::list::<S>).post(users::create::<S>))
+        .route("/console/{ws}/users/{id}", get(users::edit::<S>).post(users::save::<S>))
         .route("/console/{ws}/users/{id}/delete", get(users::confirm_delete::<S>).post(users::delete::<S>))
         .route("/console/{ws}/groups", get(groups::list::<S>).post(groups::create::<S>))
         .route("/console/{ws}/groups/bulk", post(bulk::apply::<S>))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Path, Query, RawForm, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rolecall_api::AppState;
@@ -15,8 +15,8 @@ use rolecall_service::Actor;
 use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
-use crate::form::urlencode;
-use crate::layout::{page, refusal};
+use crate::form::{Fields, see_other, urlencode};
+use crate::layout::{Said, page, refusal};
 use crate::session::Signed;
 
 type Shared<S> = State<Arc<AppState<S>>>;
@@ -28,6 +28,9 @@ const PAGE: u32 = 50;
 pub struct ListQuery {
     #[serde(default)]
     q: String,
+    /// What was just done (a code; the page says it in fixed words).
+    #[serde(default)]
+    done: String,
     after: Option<String>,
 }
 
@@ -69,7 +72,11 @@ pub async fn list<S: Store>(
                                 td { (user.email) }
                                 td { (user.workspace_role) }
                                 td { @if *active { "Active" } @else { span class="suspended" { "Suspended" } } }
-                                td { a href={ "/console/" (ws) "/users/" (user.id) "/delete" } aria-label={ "Delete " (user.name) } { "Delete" } }
+                                td {
+                                    a href={ "/console/" (ws) "/users/" (urlencode(&user.id)) } aria-label={ "Edit " (user.name) } { "Edit" }
+                                    " · "
+                                    a href={ "/console/" (ws) "/users/" (urlencode(&user.id)) "/delete" } aria-label={ "Delete " (user.name) } { "Delete" }
+                                }
                             }
                         }
                     }
@@ -85,13 +92,19 @@ pub async fn list<S: Store>(
         return table.into_response();
     }
     let form = add_form(&state, &ws, &signed.session.csrf, &NewUser::default()).await;
-    page("Users", Some(&signed), body(&ws, q, table, None, form)).into_response()
+    let said = match query.done.as_str() {
+        "saved" => Said::Done("User saved."),
+        "deleted" => Said::Done("User deleted."),
+        "added" => Said::Done("User added."),
+        _ => Said::Nothing,
+    };
+    page("Users", Some(&signed), body(&ws, q, table, said, form)).into_response()
 }
 
-fn body(ws: &str, q: &str, table: Markup, error: Option<&str>, add: Markup) -> Markup {
+fn body(ws: &str, q: &str, table: Markup, said: Said<'_>, add: Markup) -> Markup {
     html! {
         h1 { "Users" }
-        @if let Some(error) = error { p role="alert" class="error" { (error) } }
+        (said)
         form method="get" action={ "/console/" (ws) "/users" } role="search" {
             label for="q" { "Search by name or email" }
             input id="q" name="q" type="search" value=(q) autocomplete="off"
@@ -224,12 +237,12 @@ pub async fn create<S: Store>(
     };
     let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
     match state.service.create_user(&actor, &ws, user, &draft.groups).await {
-        Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/users"))]).into_response(),
+        Ok(_) => see_other(format!("/console/{ws}/users?done=added")),
         Err(e) => {
             let (status, message) = crate::form::say(e, "Only workspace admins manage users.");
             let form = add_form(&state, &ws, &signed.session.csrf, &draft).await;
             let table = html! { section id="users" {} };
-            (status, page("Users", Some(&signed), body(&ws, "", table, Some(&message), form))).into_response()
+            (status, page("Users", Some(&signed), body(&ws, "", table, Said::Refused(&message), form))).into_response()
         }
     }
 }
@@ -289,10 +302,138 @@ pub async fn delete<S: Store>(
     }
     let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
     match state.service.delete_user(&actor, &ws, &id).await {
-        Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/users"))]).into_response(),
+        Ok(_) => see_other(format!("/console/{ws}/users?done=deleted")),
         Err(e) => {
             let (status, message) = crate::form::say(e, "Only workspace admins manage users.");
             (status, refusal("Delete user", Some(&signed), &message)).into_response()
+        }
+    }
+}
+
+/// Edit a user: name, email, workspace role, whether they are active, and a console
+/// password; with the groups they are in.
+pub async fn edit<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    signed: Signed,
+) -> Response {
+    if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
+        return refused;
+    }
+    edit_page(&state, &ws, &id, &signed, None).await
+}
+
+async fn edit_page<S: Store>(
+    state: &AppState<S>,
+    ws: &str,
+    id: &str,
+    signed: &Signed,
+    refused: Option<(StatusCode, String, &Fields)>,
+) -> Response {
+    let Ok(Some(user)) = state.service.store().user(ws, id).await else {
+        return crate::form::not_found(signed, "There is no such user.");
+    };
+    let (roles, active, groups) = {
+        let engine = state.service.snapshot();
+        let Ok(index) = engine.workspace(ws) else { return crate::form::unavailable(signed, "Edit user") };
+        let groups: Vec<(String, bool)> =
+            index.user_groups(id).unwrap_or_default().into_iter().map(|(g, direct)| (g.to_string(), direct)).collect();
+        (index.schema().workspace_roles.clone(), index.is_active(id).unwrap_or(true), groups)
+    };
+    let ids: Vec<&str> = groups.iter().map(|(g, _)| g.as_str()).collect();
+    let Ok(names) = crate::names::group_names(state, ws, &ids).await else {
+        return crate::form::unavailable(signed, "Edit user");
+    };
+    // After a refusal the form shows what was typed.
+    let typed = |field: &str, stored: &str| match &refused {
+        Some((_, _, fields)) => fields.get(field).to_string(),
+        None => stored.to_string(),
+    };
+    let chosen = typed("workspace_role", &user.workspace_role);
+    let active = refused.as_ref().map_or(active, |(_, _, f)| f.get("active") == "yes");
+    let base = format!("/console/{ws}/users/{}", urlencode(id));
+    let body = html! {
+        p class="crumbs" { a href={ "/console/" (ws) "/users" } { "Users" } " / " }
+        h1 { "Edit " (user.name) }
+        @if let Some((_, message, _)) = &refused { p role="alert" class="error" { (message) } }
+        form method="post" action=(base) class="card" {
+            input type="hidden" name="csrf" value=(signed.session.csrf);
+            label for="name" { "Name" }
+            input id="name" name="name" type="text" required maxlength="200" value=(typed("name", &user.name));
+            label for="email" { "Email" }
+            input id="email" name="email" type="email" required value=(typed("email", &user.email));
+            label for="role" { "Workspace role" }
+            select id="role" name="workspace_role" {
+                @for role in &roles { option value=(role) selected[*role == chosen] { (role) } }
+            }
+            label class="check" {
+                input type="checkbox" name="active" value="yes" checked[active];
+                " Active (unticked: suspended, with no access at all until ticked again)"
+            }
+            label for="password" { "New console password (leave empty to keep theirs)" }
+            input id="password" name="password" type="password" autocomplete="new-password" minlength="12" maxlength="256";
+            button type="submit" { "Save user" }
+        }
+        h2 { "Groups" }
+        @if groups.is_empty() {
+            p class="empty" { "Not in any group." }
+        } @else {
+            ul class="plain" {
+                @for (g, direct) in &groups {
+                    li {
+                        a href={ "/console/" (ws) "/groups/" (urlencode(g)) } { (names.get(g).map_or(g.as_str(), String::as_str)) }
+                        @if !direct { " " span class="muted" { "(through a nested group)" } }
+                    }
+                }
+            }
+        }
+        p { a href={ "/console/" (ws) "/access?user=" (urlencode(&user.email)) } { "Explore " (user.name) "'s access" } }
+    };
+    let status = refused.as_ref().map_or(StatusCode::OK, |(s, _, _)| *s);
+    (status, page("Edit user", Some(signed), body)).into_response()
+}
+
+pub async fn save<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id)): Path<(String, String)>,
+    signed: Signed,
+    RawForm(raw): RawForm,
+) -> Response {
+    if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
+        return refused;
+    }
+    let fields = Fields::parse(&raw);
+    if let Some(stale) = signed.stale(&fields) {
+        return stale;
+    }
+    let Ok(Some(before)) = state.service.store().user(&ws, &id).await else {
+        return crate::form::not_found(&signed, "There is no such user.");
+    };
+    let user = User {
+        name: fields.get("name").trim().to_string(),
+        email: fields.get("email").trim().to_string(),
+        workspace_role: fields.get("workspace_role").to_string(),
+        ..before
+    };
+    let active = fields.get("active") == "yes";
+    let password = fields.get("password");
+    let actor = signed.actor();
+    // A password that would be refused (too short) is refused before anything is written.
+    let result = async {
+        if !password.is_empty() {
+            rolecall_service::console::check_password(password)?;
+        }
+        state.service.update_user(&actor, &ws, user, Some(active)).await?;
+        if !password.is_empty() {
+            state.service.set_password(&actor, &ws, &id, password).await?;
+        }
+        Ok::<(), rolecall_service::ServiceError>(())
+    };
+    match result.await {
+        Ok(_) => see_other(format!("/console/{ws}/users?done=saved")),
+        Err(e) => {
+            let (status, message) = crate::form::say(e, "Only workspace admins manage users.");
+            edit_page(&state, &ws, &id, &signed, Some((status, message, &fields))).await
         }
     }
 }

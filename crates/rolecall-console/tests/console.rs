@@ -719,6 +719,81 @@ async fn several_selected_groups_are_changed_together_or_not_at_all() {
     );
 }
 
+#[tokio::test]
+async fn admins_edit_a_user_suspend_them_and_set_their_password() {
+    let c = console().await;
+    with_groups(&c).await;
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    let (status, page, _) = c.get("/console/acme/users/sam", Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Edit SAM Example") && page.contains(r#"value="sam@acme.test""#), "{page}");
+    assert!(page.contains(">Sales</a>"), "the groups Sam is in are listed");
+    let save = async |fields: &[(&str, &str)]| {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        c.post("/console/acme/users/sam", Some(&ada), &form).await
+    };
+    // A password too short: refused before anything is written, what was typed kept.
+    let res = save(&[
+        ("name", "Sam Renamed"),
+        ("email", "sam@acme.test"),
+        ("workspace_role", "creator"),
+        ("active", "yes"),
+        ("password", "short"),
+    ])
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("A password has 12 to 256 characters") && page.contains(r#"value="Sam Renamed""#), "{page}");
+    assert_eq!(c.service.service.store().user("acme", "sam").await.unwrap().unwrap().name, "SAM Example");
+    // An email another user has: refused and said.
+    let res =
+        save(&[("name", "Sam"), ("email", "ADA@acme.test"), ("workspace_role", "member"), ("active", "yes")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+
+    let res = save(&[
+        ("name", "Sam Renamed"),
+        ("email", "sam@acme.test"),
+        ("workspace_role", "creator"),
+        ("password", "another long passphrase"),
+    ])
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let sam = c.service.service.store().user("acme", "sam").await.unwrap().unwrap();
+    assert_eq!((sam.name.as_str(), sam.workspace_role.as_str()), ("Sam Renamed", "creator"));
+    assert_eq!(
+        c.service.service.snapshot().workspace("acme").unwrap().is_active("sam"),
+        Some(false),
+        "unticked: suspended"
+    );
+    let refused = c
+        .post(
+            "/console/sign-in",
+            None,
+            &[("workspace", "acme"), ("email", "sam@acme.test"), ("password", "another long passphrase")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "suspended users cannot sign in");
+    let res =
+        save(&[("name", "Sam Renamed"), ("email", "sam@acme.test"), ("workspace_role", "creator"), ("active", "yes")])
+            .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = c
+        .post(
+            "/console/sign-in",
+            None,
+            &[("workspace", "acme"), ("email", "sam@acme.test"), ("password", "another long passphrase")],
+        )
+        .await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER, "active again, with the new password");
+    let (cy, cy_csrf) = c.sign_in("cy@acme.test").await;
+    assert_eq!(c.get("/console/acme/users/sam", Some(&cy)).await.0, StatusCode::FORBIDDEN);
+    let res = c
+        .post("/console/acme/users/sam", Some(&cy), &[("csrf", &cy_csrf), ("name", "X"), ("email", "x@acme.test")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");

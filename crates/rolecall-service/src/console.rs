@@ -61,6 +61,16 @@ async fn verify_password(password: String, hash: String) -> bool {
     .unwrap_or(false)
 }
 
+/// Whether a password may be set: its length (checked before a form that also changes
+/// other things writes anything).
+pub fn check_password(password: &str) -> Result<(), ServiceError> {
+    let length = password.chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
+        return Err(ServiceError::Invalid(format!("a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")));
+    }
+    Ok(())
+}
+
 impl<S: Store> Service<S> {
     /// Sets `user`'s console password: the user themself, or a workspace admin (or key).
     pub async fn set_password(
@@ -80,10 +90,7 @@ impl<S: Store> Service<S> {
         if self.read()?.workspace(workspace)?.user_info(user).is_none() {
             return Err(rolecall_engine::EngineError::UserNotFound(user.to_string()).into());
         }
-        let length = password.chars().count();
-        if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
-            return Err(ServiceError::Invalid(format!("a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")));
-        }
+        check_password(password)?;
         let hash = hash_password(password.to_string()).await?;
         let batch = Batch {
             actor: actor.name(),

@@ -28,7 +28,7 @@ use rolecall_store::{PageRequest, Store, label};
 use serde::Deserialize;
 
 use crate::form::{Fields, not_found, say, see_other, unavailable, urlencode};
-use crate::layout::page;
+use crate::layout::{Said, page};
 use crate::names::{group_names, people, subject_named};
 use crate::session::Signed;
 
@@ -252,8 +252,8 @@ async fn render<S: Store>(
                 a href=(group_url(ws, &group.id, t)) aria-current=[(t == tab).then_some("page")] { (t.label()) }
             }
         }
-        @if let Some((_, message)) = &refused { p role="alert" class="error" { (message) } }
-        @if let Some(done) = done_message(&view.done) { p role="status" class="done" { (done) } }
+        @if let Some((_, message)) = &refused { (Said::Refused(message)) }
+        @else if let Some(done) = done_message(&view.done) { (Said::Done(done)) }
         section aria-label=(tab.label()) { (content) }
     };
     let status = refused.map_or(StatusCode::OK, |(s, _)| s);
