@@ -23,6 +23,7 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                 link rel="stylesheet" href="/console/assets/console.css";
                 link rel="icon" href="data:,";
                 script src="/console/assets/htmx.min.js" defer {}
+                script src="/console/assets/console.js" defer {}
             }
             body {
                 a class="skip" href="#main" { "Skip to content" }
@@ -33,6 +34,8 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                             span class="workspace" { "Workspace " strong { (signed.session.workspace) } }
                             a href={ "/console/" (signed.session.workspace) "/users" } { "Users" }
                             a href={ "/console/" (signed.session.workspace) "/groups" } { "Groups" }
+                            a href={ "/console/" (signed.session.workspace) "/resources" } { "Resources" }
+                            a href={ "/console/" (signed.session.workspace) "/access" } { "Access explorer" }
                         }
                         form method="post" action="/console/sign-out" class="sign-out" {
                             input type="hidden" name="csrf" value=(signed.session.csrf);

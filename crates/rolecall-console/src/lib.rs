@@ -6,6 +6,7 @@
 //! - `session.rs`: the session cookie, the signed-in extractor, CSRF.
 //! - `layout.rs`: the page shell (landmarks, navigation, sign-out), security headers.
 //! - `names.rs`: names for ids, and the user or group someone typed.
+//! - `permissions.rs`: Resources, and a resource's Permissions page (its rules).
 //! - `sign_in.rs`: signing in and out.
 //! - `users.rs`: User management > Users.
 //! - `bulk.rs`: several groups selected: add, remove, change role, notify, delete.
@@ -19,6 +20,7 @@ mod group;
 mod groups;
 mod layout;
 mod names;
+mod permissions;
 mod session;
 mod sign_in;
 mod users;
@@ -37,6 +39,8 @@ pub use session::COOKIE;
 /// htmx, served from the binary (no CDN: the console works offline). 0BSD licence.
 const HTMX: &str = include_str!("../assets/htmx-2.0.11.min.js");
 const CSS: &str = include_str!("../assets/console.css");
+/// The console's own few lines of script: confirmations in modal dialogs.
+const JS: &str = include_str!("../assets/console.js");
 
 /// The console's routes, to be served beside the API (`rolecall_api::router_with`).
 pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
@@ -71,6 +75,16 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/{ws}/groups/{id}/notify", post(group::notify_now::<S>))
         .route("/console/{ws}/groups/{id}/details", post(group::save_details::<S>))
         .route("/console/{ws}/groups/{id}/delete", get(group::confirm_delete::<S>).post(group::delete::<S>))
+        .route("/console/{ws}/resources", get(permissions::resources::<S>))
+        .route(
+            "/console/{ws}/resources/{kind}/{id}/permissions",
+            get(permissions::show::<S>).post(permissions::add::<S>),
+        )
+        .route(
+            "/console/{ws}/resources/{kind}/{id}/permissions/remove",
+            get(permissions::confirm_remove::<S>).post(permissions::remove::<S>),
+        )
+        .route("/console/assets/console.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .route("/console/assets/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/assets/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .layer(axum::middleware::from_fn(layout::security_headers))

@@ -794,6 +794,194 @@ async fn admins_edit_a_user_suspend_them_and_set_their_password() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
+/// The CRM app: U01 and U03 runners, U02 admin, Sales (with Sam) runner; U03 active
+/// lately, U01 long ago.
+async fn with_crm(c: &Console) -> rolecall_model::ResourceRef {
+    let s = &c.service.service;
+    let crm = rolecall_model::ResourceRef::new("app", "crm");
+    let resource = rolecall_model::Resource { resource: crm.clone(), name: "CRM".into(), parent: None };
+    s.put_resource(&Actor::Root, "acme", resource).await.unwrap();
+    for (u, role) in [("u01", "runner"), ("u02", "admin"), ("u03", "runner")] {
+        s.put_grant(&Actor::Root, "acme", &crm, &rolecall_model::Subject::User(u.into()), role, false).await.unwrap();
+    }
+    s.put_grant(&Actor::Root, "acme", &crm, &rolecall_model::Subject::Group("sales".into()), "runner", false)
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    s.record_activity(&Actor::Root, "acme", "u03", Some(now)).await.unwrap();
+    s.record_activity(&Actor::Root, "acme", "u01", Some(now - 10 * 86_400_000)).await.unwrap();
+    crm
+}
+
+/// The names in the rules table, in order.
+fn rule_names(page: &str) -> Vec<String> {
+    let table = page.split("<tbody>").nth(1).map(|t| t.split("</tbody>").next().unwrap()).unwrap_or_default();
+    table.split("<tr><td>").skip(1).map(|row| row.split("</td>").next().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_resources_rules_are_searched_filtered_by_role_and_sorted() {
+    let c = console().await;
+    with_groups(&c).await;
+    with_crm(&c).await;
+    let (ada, _) = c.sign_in("ada@acme.test").await;
+    let base = "/console/acme/resources/app/crm/permissions";
+    let (status, page, _) = c.get(base, Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rule_names(&page), ["U01 Example", "U02 Example", "U03 Example"], "users by name");
+    assert!(
+        page.contains(r#"value="admin" checked"#) && page.contains(r#"value="runner" checked"#),
+        "every role selected"
+    );
+    let (_, page, _) = c.get(&format!("{base}?tab=users&filtered=1&roles=admin"), Some(&ada)).await;
+    assert_eq!(rule_names(&page), ["U02 Example"]);
+    assert!(page.contains(r#"value="runner">"#) && !page.contains(r#"value="runner" checked"#), "the filter as chosen");
+    let (_, page, _) = c.get(&format!("{base}?tab=users&filtered=1"), Some(&ada)).await;
+    assert!(page.contains("No role is selected in the filter."));
+    let (_, page, _) = c.get(&format!("{base}?tab=users&q=U01%40ACME"), Some(&ada)).await;
+    assert_eq!(rule_names(&page), ["U01 Example"], "search by email, any case");
+    let (_, page, _) =
+        c.get(&format!("{base}?tab=users&sort=recent_activity&filtered=1&roles=runner&roles=admin"), Some(&ada)).await;
+    assert_eq!(rule_names(&page)[..2], ["U03 Example".to_string(), "U01 Example".to_string()], "most recent first");
+    assert!(page.contains("<td>today</td>") && page.contains("<td>10 days ago</td>"));
+    let (_, page, _) = c.get(&format!("{base}?tab=groups"), Some(&ada)).await;
+    assert_eq!(rule_names(&page), ["Sales"]);
+    assert!(page.contains(r#"aria-current="page">Groups</a>"#));
+    // htmx asks for the table alone.
+    let fragment = c
+        .http
+        .get(format!("{}{base}?tab=users&q=u02", c.url))
+        .header(COOKIE, &ada)
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fragment.starts_with(r#"<section id="rules""#) && rule_names(&fragment) == ["U02 Example"]);
+
+    // The resources list: Ada sees the CRM; U01 sees it with their role; Sam holds a role
+    // through Sales; Cy holds none and sees nothing, and the page is not there for them.
+    let (_, page, _) = c.get("/console/acme/resources", Some(&ada)).await;
+    assert!(page.contains("<td>CRM</td>"));
+    c.service.service.set_password(&Actor::Root, "acme", "u01", PASSWORD).await.unwrap();
+    let (u01, _) = c.sign_in("u01@acme.test").await;
+    let (_, page, _) = c.get("/console/acme/resources", Some(&u01)).await;
+    assert!(page.contains("<td>CRM</td><td>app</td><td>runner</td>"), "{page}");
+    let (cy, _) = c.sign_in("cy@acme.test").await;
+    let (_, page, _) = c.get("/console/acme/resources", Some(&cy)).await;
+    assert!(!page.contains("CRM") && page.contains("No resource you may see"));
+    assert_eq!(c.get(base, Some(&cy)).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn rules_are_added_once_a_new_role_asks_first_and_removal_is_confirmed() {
+    let c = console().await;
+    with_groups(&c).await;
+    let crm = with_crm(&c).await;
+    let s = &c.service.service;
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    let base = "/console/acme/resources/app/crm/permissions";
+    let held = |u: &str| {
+        s.snapshot().workspace("acme").unwrap().grant(&crm, &rolecall_model::Subject::User(u.into())).unwrap()
+    };
+    let add = async |who: &str, role: &str, replace: bool| {
+        let mut form = vec![("csrf", csrf.as_str()), ("tab", "users"), ("who", who), ("role", role)];
+        if replace {
+            form.push(("replace", "yes"));
+        }
+        c.post(base, Some(&ada), &form).await
+    };
+    let res = add("U04@acme.test", "runner", false).await;
+    assert_eq!(
+        res.headers().get(LOCATION).unwrap(),
+        "/console/acme/resources/app/crm/permissions?tab=users&done=added"
+    );
+    assert_eq!(held("u04").as_deref(), Some("runner"));
+    let res = add("u04@acme.test", "runner", false).await;
+    assert_eq!(
+        res.headers().get(LOCATION).unwrap(),
+        "/console/acme/resources/app/crm/permissions?tab=users&done=unchanged"
+    );
+    let (_, page, _) = c.get(&format!("{base}?tab=users&done=unchanged"), Some(&ada)).await;
+    assert!(page.contains("That rule is already in place: nothing was added."));
+    // Another role: asked, not changed.
+    let res = add("u04@acme.test", "admin", false).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("already holds <strong>runner</strong>")
+            && page.contains("Change to admin")
+            && page.contains("Keep runner"),
+        "{page}"
+    );
+    assert_eq!(held("u04").as_deref(), Some("runner"));
+    let res = add("u04@acme.test", "admin", true).await;
+    assert_eq!(
+        res.headers().get(LOCATION).unwrap(),
+        "/console/acme/resources/app/crm/permissions?tab=users&done=changed"
+    );
+    assert_eq!(held("u04").as_deref(), Some("admin"));
+    // Unknown people and groups are said.
+    let res = add("nobody@acme.test", "runner", false).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("No user has the email `nobody@acme.test`"));
+    let res =
+        c.post(base, Some(&ada), &[("csrf", &csrf), ("tab", "groups"), ("who", "board"), ("role", "runner")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        s.snapshot()
+            .workspace("acme")
+            .unwrap()
+            .grant(&crm, &rolecall_model::Subject::Group("board".into()))
+            .unwrap()
+            .as_deref(),
+        Some("runner")
+    );
+
+    // Remove rule: a dialog for htmx, a page without it; then the rule is gone.
+    let dialog = c
+        .http
+        .get(format!("{}{base}/remove?user=u04", c.url))
+        .header(COOKIE, &ada)
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        dialog.starts_with(r#"<dialog aria-labelledby="remove-title""#)
+            && dialog.contains("loses the <strong>admin</strong> rule"),
+        "{dialog}"
+    );
+    assert_eq!(c.get(&format!("{base}/remove?user=u05"), Some(&ada)).await.0, StatusCode::NOT_FOUND, "no such rule");
+    assert_eq!(
+        c.post(&format!("{base}/remove"), Some(&ada), &[("csrf", "forged"), ("user", "u04")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = c.post(&format!("{base}/remove"), Some(&ada), &[("csrf", &csrf), ("user", "u04")]).await;
+    assert_eq!(
+        res.headers().get(LOCATION).unwrap(),
+        "/console/acme/resources/app/crm/permissions?tab=users&done=removed"
+    );
+    assert_eq!(held("u04"), None);
+
+    // U01 holds runner: may not give admin, nor remove U02's admin rule; told so.
+    c.service.service.set_password(&Actor::Root, "acme", "u01", PASSWORD).await.unwrap();
+    let (u01, u01_csrf) = c.sign_in("u01@acme.test").await;
+    let res = c
+        .post(base, Some(&u01), &[("csrf", &u01_csrf), ("tab", "users"), ("who", "u05@acme.test"), ("role", "admin")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("nobody grants more than they hold"));
+    let res = c.post(&format!("{base}/remove"), Some(&u01), &[("csrf", &u01_csrf), ("user", "u02")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(held("u02").as_deref(), Some("admin"));
+}
+
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
