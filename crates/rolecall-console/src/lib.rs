@@ -10,11 +10,13 @@
 //! - `sign_in.rs`: signing in and out.
 //! - `users.rs`: User management > Users.
 //! - `bulk.rs`: several groups selected: add, remove, change role, notify, delete.
+//! - `explorer.rs`: the access explorer (explain, and what leaving a group changes).
 //! - `form.rs`: form fields, the common refusals, a service refusal in the user's words.
 //! - `groups.rs`: User management > Groups, and + Add group.
 //! - `group.rs`: one group's page and its tabs; deleting a group after a preview.
 
 mod bulk;
+mod explorer;
 mod form;
 mod group;
 mod groups;
@@ -76,6 +78,7 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/{ws}/groups/{id}/details", post(group::save_details::<S>))
         .route("/console/{ws}/groups/{id}/delete", get(group::confirm_delete::<S>).post(group::delete::<S>))
         .route("/console/{ws}/resources", get(permissions::resources::<S>))
+        .route("/console/{ws}/access", get(explorer::explore::<S>))
         .route(
             "/console/{ws}/resources/{kind}/{id}/permissions",
             get(permissions::show::<S>).post(permissions::add::<S>),

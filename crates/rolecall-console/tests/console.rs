@@ -982,6 +982,60 @@ async fn rules_are_added_once_a_new_role_asks_first_and_removal_is_confirmed() {
     assert_eq!(held("u02").as_deref(), Some("admin"));
 }
 
+#[tokio::test]
+async fn the_access_explorer_explains_a_role_and_what_leaving_a_group_would_change() {
+    let c = console().await;
+    with_groups(&c).await;
+    with_crm(&c).await;
+    let s = &c.service.service;
+    s.put_member(&Actor::Root, "acme", "sales", "u01", rolecall_model::MemberRole::Member).await.unwrap();
+    let (ada, _) = c.sign_in("ada@acme.test").await;
+    let (status, page, _) = c.get("/console/acme/access?user=u01%40acme.test&resource=app%2Fcrm", Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Effective role: <strong>runner</strong>"), "{page}");
+    assert!(page.contains("U01 Example holds runner on CRM (app)"), "the direct rule: {page}");
+    assert!(page.contains("U01 Example is a member of Sales → group Sales holds runner on CRM (app)"), "through Sales");
+    let (_, page, _) =
+        c.get("/console/acme/access?user=u01%40acme.test&resource=app%2Fcrm&leave=sales", Some(&ada)).await;
+    assert!(page.contains("Leaving Sales changes nothing for U01 Example"), "{page}");
+
+    // Sam holds the CRM only through Sales, whose one owner he is: he cannot leave it.
+    let (_, page, _) =
+        c.get("/console/acme/access?user=sam%40acme.test&resource=app%2Fcrm&leave=sales", Some(&ada)).await;
+    assert!(
+        page.contains("SAM Example cannot leave Sales as things are: group `sales` must keep at least one owner."),
+        "{page}"
+    );
+    // With another owner, leaving would take the CRM away from him. Nothing changes.
+    s.put_member(&Actor::Root, "acme", "sales", "u02", rolecall_model::MemberRole::Owner).await.unwrap();
+    let (_, page, _) =
+        c.get("/console/acme/access?user=sam%40acme.test&resource=app%2Fcrm&leave=sales", Some(&ada)).await;
+    assert!(
+        page.contains("Leaving Sales, SAM Example would have:") && page.contains("CRM (app): runner → no access"),
+        "{page}"
+    );
+    assert!(s.snapshot().workspace("acme").unwrap().direct_role("sales", "sam").is_some(), "a preview changes nothing");
+    // No access at all is said too.
+    let (_, page, _) = c.get("/console/acme/access?user=u09%40acme.test&resource=app%2Fcrm", Some(&ada)).await;
+    assert!(page.contains("Effective role: <strong>no access</strong>") && page.contains("Nothing gives access here"));
+
+    // Sam explores his own access; not Ada's, and not a resource he holds nothing on.
+    let (sam, _) = c.sign_in("sam@acme.test").await;
+    let (status, page, _) = c.get("/console/acme/access?resource=app%2Fcrm", Some(&sam)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Effective role: <strong>runner</strong>") && page.contains(r#"value="sam@acme.test" readonly"#),
+        "{page}"
+    );
+    let (status, page, _) = c.get("/console/acme/access?user=ada%40acme.test&resource=app%2Fcrm", Some(&sam)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("You may explore only your own access") && !page.contains("Effective role"));
+    let (cy, _) = c.sign_in("cy@acme.test").await;
+    let (status, page, _) = c.get("/console/acme/access?resource=app%2Fcrm", Some(&cy)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!page.contains("CRM"), "{page}");
+}
+
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
