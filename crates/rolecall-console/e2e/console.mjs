@@ -92,7 +92,7 @@ try {
   await page.waitForURL('**/console/acme/groups');
   const group = page.locator('#groups tbody tr', { hasText: 'Marketing' });
   expect(await group.count() === 1, 'the new group is listed');
-  expect((await group.locator('td').nth(1).textContent()).trim() === '1', 'its creator is its one member');
+  expect((await group.locator('td').nth(2).textContent()).trim() === '1', 'its creator is its one member');
   await page.screenshot({ path: `${shots}/groups.png` });
   await page.getByText('+ Add group').click();
   await page.getByLabel('Name', { exact: true }).fill('marketing');
@@ -109,7 +109,7 @@ try {
   await page.getByRole('checkbox', { name: 'Marketing' }).check();
   await page.screenshot({ path: `${shots}/users-add.png` });
   await page.getByRole('button', { name: 'Add user' }).click();
-  await page.waitForURL('**/console/acme/users');
+  await page.waitForURL('**/console/acme/users?done=added');
   await page.getByLabel('Search by name or email').fill('nina');
   await page.waitForFunction(() => document.querySelectorAll('#users tbody tr').length === 1);
   expect((await page.locator('#users tbody tr td').nth(2).textContent()) === 'creator', 'her workspace role');
@@ -118,9 +118,166 @@ try {
   expect((await page.locator('main').textContent()).includes('(1 group)'), 'it says what she loses');
   await page.screenshot({ path: `${shots}/users-delete.png` });
   await page.getByRole('button', { name: 'Delete Nina New' }).click();
-  await page.waitForURL('**/console/acme/users');
+  await page.waitForURL('**/console/acme/users?done=deleted');
   await page.getByLabel('Search by name or email').fill('nina');
   await page.waitForFunction(() => document.querySelector('#users .empty') !== null);
+
+  // Edit a user from the list: the role changes, the page says so.
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await page.getByRole('link', { name: 'Edit U05 Example' }).click();
+  expect((await page.getByRole('heading', { level: 1 }).textContent()) === 'Edit U05 Example', 'the edit page');
+  await page.getByLabel('Workspace role').selectOption('creator');
+  await page.getByRole('button', { name: 'Save user' }).click();
+  await page.waitForURL('**/console/acme/users?done=saved');
+  expect((await page.getByRole('status').textContent()).includes('User saved.'), 'saved is said');
+
+  // The group page: Select users (search, tick, role), change a role, remove with ×.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click();
+  await page.getByRole('link', { name: 'Marketing' }).click();
+  await page.waitForURL('**/console/acme/groups/marketing-*');
+  expect(await page.getByRole('navigation', { name: 'Group sections' }).isVisible(), 'the tabs');
+  await page.getByText('Select users').click();
+  await page.getByLabel('Find users by name or email').fill('u0');
+  await page.waitForFunction(() => document.querySelectorAll('#candidates input[type=checkbox]').length === 10);
+  await page.getByRole('checkbox', { name: /U01 Example/ }).check();
+  await page.getByRole('checkbox', { name: /U02 Example/ }).check();
+  await page.getByLabel('Role of the users added').selectOption('editor');
+  await page.screenshot({ path: `${shots}/group-select-users.png` });
+  await page.getByRole('button', { name: 'Add selected users' }).click();
+  await page.waitForURL('**done=members-added');
+  expect(await page.locator('#members tbody tr').count() === 3, 'the creator and two new members');
+  await page.getByLabel('Role of U01 Example').selectOption('owner');
+  await page.getByRole('button', { name: 'Save role of U01 Example' }).click();
+  await page.waitForURL('**done=role-changed');
+  expect(await page.getByLabel('Role of U01 Example').inputValue() === 'owner', 'U01 is an owner now');
+  await page.getByRole('button', { name: 'Remove U02 Example from Marketing' }).click();
+  await page.waitForURL('**done=member-removed');
+  expect(await page.locator('#members tbody tr').count() === 2, 'U02 is gone');
+  await page.screenshot({ path: `${shots}/group-members.png` });
+
+  // Permission sets: a custom set with Edit, and an assignee by email.
+  await page.getByRole('link', { name: 'Permission sets' }).click();
+  await page.getByText('+ Add permission set').click();
+  await page.getByLabel('Name of the set').fill('Team leads');
+  await page.locator('#new-set-edit').check();
+  await page.getByRole('button', { name: 'Create permission set' }).click();
+  await page.waitForURL('**done=set-saved');
+  await page.getByLabel('Add assignee to Team leads (an email or a group name)').fill('u07@acme.test');
+  await page.getByRole('button', { name: 'Add assignee' }).click();
+  await page.waitForURL('**done=assignee-added');
+  expect(await page.getByRole('button', { name: 'Remove U07 Example from Team leads' }).isVisible(), 'the assignee with its ×');
+  await page.screenshot({ path: `${shots}/group-permission-sets.png`, fullPage: true });
+
+  // Privileges: the CRM as admin; then turning privileges off says first whose access changes.
+  await page.getByRole('link', { name: 'Privileges' }).click();
+  await page.getByLabel('Resource').selectOption({ label: 'CRM' });
+  await page.getByLabel('Role', { exact: true }).selectOption('admin');
+  await page.getByRole('button', { name: 'Save privilege' }).click();
+  await page.waitForURL('**done=privilege-saved');
+  expect((await page.locator('#privileges').textContent()).includes('CRM'), 'the privilege is listed');
+  await page.screenshot({ path: `${shots}/group-privileges.png` });
+  await page.getByRole('link', { name: 'Turn privileges off…' }).click();
+  expect((await page.locator('.impact').textContent()).includes("1 person's access changes"), 'the preview: U01 only (Ada is an admin)');
+  expect((await page.locator('main').textContent()).includes('CRM (app) admin → runner'), 'U01 falls back to runner');
+  await page.screenshot({ path: `${shots}/group-privileges-off.png` });
+  await page.getByRole('button', { name: 'Turn privileges off' }).click();
+  await page.waitForURL('**done=privileges-off');
+  expect((await page.locator('main').textContent()).includes('privileges not applied'), 'said in the header');
+
+  // Data scopes, policies, notifications, details.
+  await page.getByRole('link', { name: 'Data scopes' }).click();
+  await page.getByLabel('Allowed values (separated by commas)').fill('France, Spain');
+  await page.getByRole('button', { name: 'Save scope on sales' }).click();
+  await page.waitForURL('**done=scope-saved');
+  expect((await page.locator('dd').first().textContent()) === 'France, Spain', 'the scope');
+  await page.getByRole('link', { name: 'Policies' }).click();
+  await page.getByLabel('+ Add permission policy').selectOption({ label: 'No new apps' });
+  await page.getByRole('button', { name: 'Attach' }).click();
+  await page.waitForURL('**done=policy-attached');
+  expect((await page.locator('#policies').textContent()).includes('create_app: deny'), 'the policy and its rule');
+  await page.getByRole('link', { name: 'Notifications' }).click();
+  await page.getByLabel('On every change').check();
+  await page.getByRole('button', { name: 'Save notification setting' }).click();
+  await page.waitForURL('**done=notify-saved');
+  await page.getByRole('link', { name: 'Details' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Sales');
+  await page.getByRole('button', { name: 'Save details' }).click();
+  expect((await page.getByRole('alert').textContent()).includes('already used'), 'a taken name is refused on the tab');
+  await page.getByLabel('Name', { exact: true }).fill('Marketing EMEA');
+  await page.getByRole('button', { name: 'Save details' }).click();
+  await page.waitForURL('**done=details-saved');
+  expect((await page.getByRole('heading', { level: 1 }).textContent()).includes('Marketing EMEA'), 'renamed');
+
+  // Delete: the confirmation says whose access changes (privileges are off: nobody's).
+  await page.getByRole('link', { name: 'Delete group' }).click();
+  expect((await page.getByRole('heading', { level: 1 }).textContent()) === 'Delete Marketing EMEA?', 'a confirmation');
+  expect((await page.locator('.impact').textContent()).includes("Nobody's access changes"), 'the preview');
+  await page.getByRole('button', { name: 'Delete Marketing EMEA' }).click();
+  await page.waitForURL('**/console/acme/groups?done=deleted');
+  expect(await page.locator('#groups tbody tr', { hasText: 'Marketing' }).count() === 0, 'gone');
+
+  // Several groups selected: add two users to Sales and Board at once.
+  await page.getByRole('checkbox', { name: 'Select Sales' }).check();
+  await page.getByRole('checkbox', { name: 'Select Board' }).check();
+  await page.getByLabel('Action').selectOption('add_members');
+  await page.getByLabel('Users (emails, separated by commas)').fill('u08@acme.test, u09@acme.test');
+  await page.screenshot({ path: `${shots}/groups-bulk.png` });
+  await page.getByRole('button', { name: 'Apply to selected groups' }).click();
+  await page.waitForURL('**done=added');
+  expect((await page.getByRole('status').textContent()).includes('added to the selected groups'), 'said');
+  const board = page.locator('#groups tbody tr', { hasText: 'Board' });
+  expect((await board.locator('td').nth(2).textContent()).trim() === '2', 'Board has both');
+
+  // A resource's Permissions page: filter in place, sort, add a rule, change it, remove it.
+  await page.getByRole('link', { name: 'Resources' }).click();
+  await page.getByRole('link', { name: 'Permissions of CRM' }).click();
+  await page.waitForURL('**/resources/app/crm/permissions');
+  const ruleRows = page.locator('#rules tbody tr');
+  expect(await ruleRows.count() === 3, `three users' rules, got ${await ruleRows.count()}`);
+  await page.getByRole('checkbox', { name: 'runner' }).uncheck();
+  await page.waitForFunction(() => document.querySelectorAll('#rules tbody tr').length === 1);
+  expect(page.url().endsWith('/permissions'), 'filtered in place');
+  await page.getByRole('checkbox', { name: 'runner' }).check();
+  await page.waitForFunction(() => document.querySelectorAll('#rules tbody tr').length === 3);
+  await page.getByLabel('Sort by').selectOption('recent_activity');
+  await page.waitForFunction(() => document.querySelector('#rules tbody tr td')?.textContent === 'U03 Example');
+  await page.screenshot({ path: `${shots}/permissions.png` });
+  await page.getByLabel("User's email").fill('u04@acme.test');
+  await page.getByLabel('Role', { exact: true }).selectOption('runner');
+  await page.getByRole('button', { name: 'Add new rule' }).click();
+  await page.waitForURL('**done=added');
+  await page.getByLabel("User's email").fill('u04@acme.test');
+  await page.getByLabel('Role', { exact: true }).selectOption('admin');
+  await page.getByRole('button', { name: 'Add new rule' }).click();
+  expect((await page.getByRole('alert').textContent()).includes('already holds runner'), 'asked first');
+  await page.screenshot({ path: `${shots}/permissions-change-or-keep.png` });
+  await page.getByRole('button', { name: 'Change to admin' }).click();
+  await page.waitForURL('**done=changed');
+  const remove = page.getByRole('link', { name: 'Remove the rule of U04 Example' });
+  await remove.click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  expect((await dialog.textContent()).includes('loses the admin rule'), 'the modal says what goes');
+  await page.screenshot({ path: `${shots}/permissions-remove.png` });
+  await dialog.getByRole('link', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await remove.click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Remove rule' }).click();
+  await page.waitForURL('**done=removed');
+  expect(await page.getByRole('link', { name: 'Remove the rule of U04 Example' }).count() === 0, 'the rule is gone');
+  await page.getByRole('link', { name: 'Groups', exact: true }).last().click();
+  expect((await page.locator('#rules').textContent()).includes('Sales'), 'the Groups tab');
+
+  // The access explorer: Sam holds the CRM through Sales; what if he left it?
+  await page.getByRole('link', { name: 'Access explorer' }).click();
+  await page.getByLabel("User's email").fill('sam@acme.test');
+  await page.getByLabel('Resource').selectOption({ label: 'CRM (app)' });
+  await page.getByRole('button', { name: 'Explain' }).click();
+  expect((await page.getByRole('heading', { name: /Effective role/ }).textContent()).includes('runner'), 'runner');
+  expect((await page.locator('.paths').textContent()).includes('is a member of Sales'), 'through Sales');
+  await page.getByRole('link', { name: 'What if they left Sales?' }).click();
+  expect((await page.getByRole('alert').textContent()).includes('must keep at least one owner'), 'the last owner cannot leave');
+  await page.screenshot({ path: `${shots}/access-explorer.png`, fullPage: true });
 
   // Sign out; the users page is closed again.
   await page.getByRole('button', { name: 'Sign out' }).click();

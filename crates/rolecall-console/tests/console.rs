@@ -1050,7 +1050,7 @@ fn e2e_ready() -> std::path::PathBuf {
     dir
 }
 
-/// Every flow above in Debian's Chromium, driven by playwright-core (`e2e/console.mjs`),
+/// Every flow above in Debian's Chromium (with Sales, Board, the CRM and a policy), driven by playwright-core (`e2e/console.mjs`),
 /// with screenshots of the main screens in `target/tmp/console-screenshots`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_flows() {
@@ -1060,6 +1060,10 @@ async fn browser_flows() {
         "Chromium is needed for the browser tests: `apt-get install chromium` (Debian), or set CHROMIUM"
     );
     let c = console().await;
+    with_groups(&c).await;
+    with_crm(&c).await;
+    let rules = std::collections::BTreeMap::from([("create_app".to_string(), rolecall_model::Effect::Deny)]);
+    c.service.service.put_policy(&Actor::Root, "acme", "no-apps", "No new apps", rules).await.unwrap();
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     let url = c.url.clone();
     let out = tokio::task::spawn_blocking(move || {
