@@ -3,7 +3,8 @@
 // Usage: node console.mjs BASE_URL SCREENSHOT_DIR
 // The Rust test `browser_flows` starts the server with its users and runs this.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const [, , base, shots] = process.argv;
@@ -253,18 +254,25 @@ try {
   await page.screenshot({ path: `${shots}/permissions-change-or-keep.png` });
   await page.getByRole('button', { name: 'Change to admin' }).click();
   await page.waitForURL('**done=changed');
-  const remove = page.getByRole('link', { name: 'Remove the rule of U04 Example' });
-  await remove.click();
+  const remove = page.getByRole('link', { name: 'Remove rule of U04 Example' });
+  // With the keyboard: Enter on the link opens the modal with the focus in it; Escape closes it.
+  await remove.focus();
+  await page.keyboard.press('Enter');
   const dialog = page.getByRole('dialog');
   await dialog.waitFor();
+  expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null), 'the focus is in the dialog');
   expect((await dialog.textContent()).includes('loses the admin rule'), 'the modal says what goes');
   await page.screenshot({ path: `${shots}/permissions-remove.png` });
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  await remove.click();
+  await dialog.waitFor();
   await dialog.getByRole('link', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'hidden' });
   await remove.click();
   await page.getByRole('dialog').getByRole('button', { name: 'Remove rule' }).click();
   await page.waitForURL('**done=removed');
-  expect(await page.getByRole('link', { name: 'Remove the rule of U04 Example' }).count() === 0, 'the rule is gone');
+  expect(await page.getByRole('link', { name: 'Remove rule of U04 Example' }).count() === 0, 'the rule is gone');
   await page.getByRole('link', { name: 'Groups', exact: true }).last().click();
   expect((await page.locator('#rules').textContent()).includes('Sales'), 'the Groups tab');
 
@@ -293,6 +301,55 @@ try {
   await page.waitForURL('**/console/acme/users');
   expect((await page.getByRole('alert').textContent()).includes('Only workspace admins manage users'), 'the refusal is said');
   await page.screenshot({ path: `${shots}/users-refused.png` });
+
+  // Every main screen checked by axe-core against WCAG 2 A and AA (labels, names, roles,
+  // contrast, landmarks). axe is injected, so this context lets scripts past the content
+  // security policy; the flows above ran under it.
+  const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  const audit = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  const checked = await audit.newPage();
+  const screens = [
+    '/console/sign-in',
+  ];
+  const signedIn = [
+    '/console/acme/users',
+    '/console/acme/users/sam',
+    '/console/acme/users/sam/delete',
+    '/console/acme/groups',
+    '/console/acme/groups/sales?tab=members&q=u0',
+    '/console/acme/groups/sales?tab=permission-sets',
+    '/console/acme/groups/sales?tab=privileges',
+    '/console/acme/groups/sales?tab=data-scopes',
+    '/console/acme/groups/sales?tab=policies',
+    '/console/acme/groups/sales?tab=notifications',
+    '/console/acme/groups/sales?tab=details',
+    '/console/acme/groups/sales/apply-privileges',
+    '/console/acme/groups/sales/delete',
+    '/console/acme/resources',
+    '/console/acme/resources/app/crm/permissions',
+    '/console/acme/resources/app/crm/permissions/remove?user=u01',
+    '/console/acme/access?user=sam%40acme.test&resource=app%2Fcrm&leave=sales',
+  ];
+  const violations = [];
+  async function check(path) {
+    await checked.goto(`${base}${path}`);
+    await checked.addScriptTag({ content: axe });
+    const found = await checked.evaluate(async () => {
+      const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+      return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+    });
+    violations.push(...found.map((v) => `${path}: ${v}`));
+  }
+  for (const path of screens) await check(path);
+  await checked.goto(`${base}/console/sign-in`);
+  await checked.getByLabel('Workspace').fill('acme');
+  await checked.getByLabel('Email').fill('ada@acme.test');
+  await checked.getByLabel('Password').fill(PASSWORD);
+  await checked.getByRole('button', { name: 'Sign in' }).click();
+  await checked.waitForURL('**/console/acme/users');
+  for (const path of signedIn) await check(path);
+  await audit.close();
+  expect(violations.length === 0, `accessibility violations:\n${violations.join('\n')}`);
 
   expect(problems.length === 0, `the browser reported problems:\n${problems.join('\n')}`);
   console.log('console flows: ok');

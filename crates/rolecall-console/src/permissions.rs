@@ -188,8 +188,9 @@ fn list(base: &str, l: &Listing, rows: &[GrantRow], more: bool) -> Markup {
                                 }
                                 td { (row.role) }
                                 td {
-                                    a href=(remove) hx-get=(remove) hx-target="#modal" hx-swap="innerHTML"
-                                        aria-label={ "Remove the rule of " (row.subject_name) } { "Remove rule" }
+                                    a href=(remove) hx-get=(remove) hx-target="#modal" hx-swap="innerHTML" {
+                                        "Remove rule" span class="visually-hidden" { " of " (row.subject_name) }
+                                    }
                                 }
                             }
                         }

@@ -1039,7 +1039,7 @@ async fn the_access_explorer_explains_a_role_and_what_leaving_a_group_would_chan
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
-    if !dir.join("node_modules/playwright-core").exists() {
+    if !dir.join("node_modules/playwright-core").exists() || !dir.join("node_modules/axe-core").exists() {
         let out = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)
