@@ -48,10 +48,13 @@ pub(super) async fn permission_sets<S: Store>(
         users: Vec<String>,
         groups: Vec<String>,
     }
-    let sets: Vec<Set> = {
+    let (sets, owners): (Vec<Set>, Vec<String>) = {
         let engine = state.service.snapshot();
         let index = engine.workspace(ws).map_err(|_| ())?;
-        index
+        // A group has at most a handful of owners (the limit is 10): all of them are shown.
+        let owners = index.members_page(&group.id, Some(MemberRole::Owner), 0, 100).ok_or(())?;
+        let owners: Vec<String> = owners.users.iter().map(|(u, _)| u.to_string()).collect();
+        let sets = index
             .permission_sets(&group.id)
             .ok_or(())?
             .into_iter()
@@ -62,7 +65,8 @@ pub(super) async fn permission_sets<S: Store>(
                 users: s.users.iter().map(|u| u.to_string()).collect(),
                 groups: s.groups.iter().map(|g| g.to_string()).collect(),
             })
-            .collect()
+            .collect();
+        (sets, owners)
     };
     let labels: BTreeMap<String, String> = state
         .service
@@ -72,7 +76,8 @@ pub(super) async fn permission_sets<S: Store>(
         .map_err(|_| ())?
         .into_iter()
         .collect();
-    let user_ids: Vec<&str> = sets.iter().flat_map(|s| s.users.iter().map(String::as_str)).collect();
+    let user_ids: Vec<&str> =
+        sets.iter().flat_map(|s| s.users.iter().map(String::as_str)).chain(owners.iter().map(String::as_str)).collect();
     let group_ids: Vec<&str> = sets.iter().flat_map(|s| s.groups.iter().map(String::as_str)).collect();
     let (users, groups) = (people(state, ws, &user_ids).await?, group_names(state, ws, &group_ids).await?);
     let base = format!("/console/{ws}/groups/{}", urlencode(&group.id));
@@ -102,6 +107,15 @@ pub(super) async fn permission_sets<S: Store>(
                             (permission_boxes(&format!("set-{}", set.id), set.permissions, false))
                         }
                         button type="submit" { "Save " (name) }
+                    }
+                }
+                // Avatars are shown for the Owners and the custom sets (seed 002).
+                @if set.builtin == Some(rolecall_engine::BuiltinSet::Owners) {
+                    ul class="assignees plain" aria-label={ "Owners of " (group.name) } {
+                        @for u in &owners {
+                            @let (uname, email) = users.get(u).cloned().unwrap_or_else(|| (u.clone(), String::new()));
+                            li { (avatar(&uname, false)) " " (uname) " " span class="muted" { (email) } }
+                        }
                     }
                 }
                 @if set.builtin.is_none() {
