@@ -472,7 +472,10 @@ async fn permission_sets_get_assignees_by_email_or_group_name() {
     assert!(page.contains("<h2>Team leads</h2>") && page.contains(r#"class="avatar group""#), "{page}");
     assert!(page.contains(r#"aria-label="Remove U05 Example from Team leads""#));
     let owners = page.split(r#"aria-label="Owners of Sales""#).nth(1).unwrap().split("</ul>").next().unwrap();
-    assert!(owners.contains("SAM Example") && owners.contains(r#"class="avatar user""#), "the owners' avatars: {owners}");
+    assert!(
+        owners.contains("SAM Example") && owners.contains(r#"class="avatar user""#),
+        "the owners' avatars: {owners}"
+    );
     // U05 may now edit Sales: the set took effect at once.
     let target = rolecall_model::ResourceRef::new("group", "sales");
     let can =

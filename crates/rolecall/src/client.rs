@@ -92,6 +92,19 @@ pub enum ClientCommand {
     /// Set USER's web console password, read from the first line of standard input (so it
     /// stays out of the shell's history and the process list). Every session of the user ends.
     Password { workspace: String, user: String },
+    /// Make EMAIL a workspace admin who can sign in to the web console: creates the user
+    /// (or promotes the one with that email) and sets their console password, read from
+    /// the first line of standard input. Running it again is harmless.
+    Admin {
+        workspace: String,
+        email: String,
+        /// Display name of a new user (default: the email).
+        #[arg(long)]
+        name: Option<String>,
+        /// Id of a new user (default: the part of the email before `@`).
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 struct Client {
@@ -200,15 +213,40 @@ pub async fn run(connection: &Connection, command: ClientCommand) -> anyhow::Res
             eprintln!("schema of `{workspace}` replaced at revision {}", done["revision"].as_str().unwrap_or("?"));
         }
         ClientCommand::Password { workspace, user } => {
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                bail!("give the password on standard input, e.g. `rolecall password {workspace} {user} < file`");
-            }
+            let password = password_from_stdin(&format!("rolecall password {workspace} {user} < file"))?;
             let body = json!({"password": password});
             client.call("PUT", &format!("/v1/workspaces/{workspace}/users/{user}/password"), Some(&body)).await?;
             eprintln!("password of `{user}` in `{workspace}` set; their sessions ended");
+        }
+        ClientCommand::Admin { workspace, email, name, id } => {
+            let password = password_from_stdin(&format!("rolecall admin {workspace} {email} < file"))?;
+            let w = format!("/v1/workspaces/{workspace}");
+            let schema = client.call("GET", &format!("{w}/schema"), None).await?;
+            let Some(role) = schema["admin_roles"].get(0).and_then(Value::as_str) else {
+                bail!("the schema of `{workspace}` has no admin role");
+            };
+            let q: String = form_urlencoded::byte_serialize(email.as_bytes()).collect();
+            let found = client.call("GET", &format!("{w}/users?q={q}&limit=100"), None).await?;
+            let existing = found["items"].as_array().and_then(|items| {
+                items.iter().find(|u| u["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(&email)))
+            });
+            let user = match existing {
+                Some(u) => {
+                    let id = u["id"].as_str().unwrap_or_default().to_string();
+                    client.call("PATCH", &format!("{w}/users/{id}"), Some(&json!({"workspace_role": role}))).await?;
+                    id
+                }
+                None => {
+                    let id = id.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_lowercase());
+                    let name = name.unwrap_or_else(|| email.clone());
+                    let body = json!({"id": id, "email": email, "name": name, "workspace_role": role});
+                    client.call("POST", &format!("{w}/users"), Some(&body)).await?;
+                    id
+                }
+            };
+            let body = json!({"password": password});
+            client.call("PUT", &format!("{w}/users/{user}/password"), Some(&body)).await?;
+            eprintln!("`{email}` (user `{user}`) is {role} of `{workspace}`; sign in at {}/", client.base);
         }
         ClientCommand::Schema(SchemaCommand::Get { workspace }) => {
             print(&client.call("GET", &format!("/v1/workspaces/{workspace}/schema"), None).await?)?;
@@ -360,4 +398,16 @@ async fn import(client: &Client, file: &Path, workspace: Option<String>, chunk: 
     bar.finish_with_message("done");
     eprintln!("imported workspace `{id}` ({} items) at revision {revision}", content.len());
     Ok(())
+}
+
+/// A password from the first line of standard input (never from the command line, which
+/// the shell's history and the process list keep).
+fn password_from_stdin(example: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("give the password on standard input, e.g. `{example}`");
+    }
+    Ok(password)
 }

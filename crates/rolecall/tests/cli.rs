@@ -121,6 +121,18 @@ fn operator_commands_against_a_running_server() {
     assert!(!short.status.success() && text(&short).contains("12 to 256"), "{}", text(&short));
     let empty = cli_with_input(port, &["password", "acme", "anne"], "");
     assert!(!empty.status.success() && text(&empty).contains("standard input"), "{}", text(&empty));
+    // A console admin in one command: created, then (again) promoted and given a new password.
+    let admin =
+        cli_with_input(port, &["admin", "acme", "Root@Example.test", "--name", "Root"], "a long enough passphrase\n");
+    assert!(admin.status.success() && text(&admin).contains("(user `root`) is admin of `acme`"), "{}", text(&admin));
+    let made = call(port, "GET", &format!("{w}/users/root"), Value::Null);
+    assert_eq!((made["workspace_role"].as_str(), made["name"].as_str()), (Some("admin"), Some("Root")));
+    let promoted = cli_with_input(port, &["admin", "acme", "PIERRE@example.test"], "another long passphrase\n");
+    assert!(promoted.status.success() && text(&promoted).contains("(user `pierre`)"), "{}", text(&promoted));
+    assert_eq!(call(port, "GET", &format!("{w}/users/pierre"), Value::Null)["workspace_role"], "admin");
+    let short = cli_with_input(port, &["admin", "acme", "hans@example.test"], "short\n");
+    assert!(!short.status.success() && text(&short).contains("12 to 256"), "{}", text(&short));
+    call(port, "PATCH", &format!("{w}/users/pierre"), json!({"workspace_role": "user"}));
     for g in ["france", "germany", "europe"] {
         call(port, "POST", &format!("{w}/groups"), json!({"id": g, "name": format!("Team {g}"), "tags": ["region"]}));
     }
@@ -210,7 +222,7 @@ fn operator_commands_against_a_running_server() {
     let copy = dir.path().join("copy.json");
     assert!(cli(port, &["export", "copy", "-o", copy.to_str().unwrap()]).status.success());
     let second: Value = serde_json::from_str(&std::fs::read_to_string(&copy).unwrap()).unwrap();
-    assert_eq!(first["users"].as_array().unwrap().len(), 4);
+    assert_eq!(first["users"].as_array().unwrap().len(), 5, "four users and the console admin");
     assert_eq!(first["labels"]["permission_set"]["france/leads"], "Team Leaders");
     assert_eq!(normalized(first), normalized(second));
     assert_eq!(answers(port, "acme"), answers(port, "copy"));
