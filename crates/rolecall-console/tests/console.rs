@@ -46,9 +46,13 @@ fn user(id: &str, role: &str) -> User {
 /// A server with workspace `acme`: Ada (admin) and Sam (member), both with a password,
 /// and 60 more users.
 async fn console() -> Console {
+    console_with(Limits::default()).await
+}
+
+async fn console_with(limits: Limits) -> Console {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("rolecall.db")).await.unwrap();
-    let service = Service::open(store, Limits::default()).await.unwrap();
+    let service = Service::open(store, limits).await.unwrap();
     service.create_workspace(&Actor::Root, Workspace { id: "acme".into(), name: "Acme".into() }, None).await.unwrap();
     for (id, role) in [("ada", "admin"), ("sam", "member"), ("cy", "consumer")] {
         service.put_user(&Actor::Root, "acme", user(id, role)).await.unwrap();
@@ -1039,6 +1043,34 @@ async fn the_access_explorer_explains_a_role_and_what_leaving_a_group_would_chan
     let (status, page, _) = c.get("/console/acme/access?resource=app%2Fcrm", Some(&cy)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!page.contains("CRM"), "{page}");
+}
+
+#[tokio::test]
+async fn limits_are_refused_on_the_page_with_nothing_changed() {
+    use rolecall_model::MemberRole;
+    let c = console_with(Limits { max_groups: 2, max_owners: 2, max_members: 4 }).await;
+    with_groups(&c).await;
+    let (ada, csrf) = c.sign_in("ada@acme.test").await;
+    // A third group: the workspace holds two at most.
+    let res = c.post("/console/acme/groups", Some(&ada), &[("csrf", &csrf), ("name", "Third")]).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let page = res.text().await.unwrap();
+    assert!(page.contains(r#"role="alert""#) && page.contains("Limit reached: at most 2 groups"), "{page}");
+    assert!(page.contains(r#"value="Third""#), "what was typed is kept");
+    // Five users into Sales (Sam is in it): past four members, none is added.
+    let mut form = vec![("csrf", csrf.as_str()), ("role", "member")];
+    form.extend(["u01", "u02", "u03", "u04"].map(|u| ("users", u)));
+    let res = c.post("/console/acme/groups/sales/members", Some(&ada), &form).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let page = res.text().await.unwrap();
+    assert!(page.contains(r#"role="alert""#) && page.contains("Limit reached: at most 4 members"), "{page}");
+    assert_eq!(role_in(&c, "sales", "u01"), None, "all or nothing");
+    // A third owner: two at most.
+    let form = [("csrf", csrf.as_str()), ("users", "u01"), ("users", "u02"), ("role", "owner")];
+    let res = c.post("/console/acme/groups/sales/members", Some(&ada), &form).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert!(res.text().await.unwrap().contains("Limit reached: at most 2 owners"));
+    assert_eq!((role_in(&c, "sales", "u01"), role_in(&c, "sales", "sam")), (None, Some(MemberRole::Owner)));
 }
 
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
