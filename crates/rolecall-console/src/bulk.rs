@@ -163,11 +163,10 @@ async fn confirm_delete<S: Store>(state: &AppState<S>, signed: &Signed, ws: &str
         return crate::form::not_found(signed, "There is no such group.");
     }
     let ops: Vec<Op> = groups.iter().map(|g| Op::DeleteGroup { group: g.clone() }).collect();
-    let preview = state.service.snapshot().preview(ws, &ops);
-    let classes = match preview {
+    let classes = match state.service.preview(&signed.actor(), ws, ops).await {
         Ok(classes) => classes,
         Err(e) => {
-            let (status, message) = say(e.into(), "");
+            let (status, message) = say(e, "");
             return (status, crate::layout::refusal("Delete groups", Some(signed), &message)).into_response();
         }
     };

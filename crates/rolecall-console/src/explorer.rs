@@ -193,14 +193,17 @@ pub async fn explore<S: Store>(
             .filter(|(_, direct)| *direct)
             .map(|(g, _)| g.to_string())
             .collect();
-        let leave = fields.get("leave");
-        if groups.iter().any(|g| g == leave) {
-            let op = Op::RemoveMember { group: leave.to_string(), user: user.clone() };
-            let changes = engine.preview(&ws, &[op]).map(|classes| {
+    }
+    if let Some(user) = &user
+        && let leave = fields.get("leave")
+        && groups.iter().any(|g| g == leave)
+    {
+        let ops = vec![Op::RemoveMember { group: leave.to_string(), user: user.clone() }];
+        let changes =
+            state.service.preview(&signed.actor(), &ws, ops).await.map(|classes| {
                 classes.into_iter().find(|c| c.users.contains(user)).map(|c| c.roles).unwrap_or_default()
             });
-            leaving = Some((leave.to_string(), changes));
-        }
+        leaving = Some((leave.to_string(), changes));
     }
 
     // Names for everything shown.

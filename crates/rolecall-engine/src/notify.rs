@@ -158,14 +158,23 @@ impl Engine {
 }
 
 impl Engine {
-    /// What `ops` would do to anyone's effective roles, applied in order to a copy of
-    /// their workspace; nothing is changed. The console shows this before a change that
-    /// takes access away (deleting a group, turning its privileges off, a member leaving).
-    /// Only changes that go through a group are looked at: they are the ones whose reach
-    /// can be bounded (the group's grants, those of the groups above it, and everything
-    /// below them). Users whose access does not change are absent.
+    /// What `ops` would do to anyone's effective roles in `workspace` (see
+    /// [`WorkspaceIndex::preview`]); nothing is changed.
     pub fn preview(&self, workspace: &str, ops: &[Op]) -> Result<Vec<AccessClass>, EngineError> {
-        let before = self.workspace(workspace)?;
+        self.workspace(workspace)?.preview(ops)
+    }
+}
+
+impl WorkspaceIndex {
+    /// What `ops` would do to anyone's effective roles, applied in order to a copy of this
+    /// workspace; nothing is changed. The console shows this before a change that takes
+    /// access away (deleting a group, turning its privileges off, a member leaving). Only
+    /// changes that go through a group are looked at: they are the ones whose reach can be
+    /// bounded (the group's grants, those of the groups above it, and everything below
+    /// them). Users whose access does not change are absent. A caller holding the engine's
+    /// lock can clone the index (copy-on-write, cheap) and preview after letting go.
+    pub fn preview(&self, ops: &[Op]) -> Result<Vec<AccessClass>, EngineError> {
+        let before = self;
         let mut state = before.clone();
         let mut groups = RoaringBitmap::new();
         let mut extra = Vec::new();

@@ -22,12 +22,11 @@ pub async fn confirm_delete<S: Store>(
         return render(&state, &signed, &opened, Tab::Members, &View::default(), Some(refused)).await;
     }
     let group = &opened.group;
-    let (classes, members) = {
-        let engine = state.service.snapshot();
-        let members = engine.workspace(&ws).ok().and_then(|i| i.member_count(&id)).unwrap_or(0);
-        (engine.preview(&ws, &[Op::DeleteGroup { group: id.clone() }]), members)
+    let members = state.service.snapshot().workspace(&ws).ok().and_then(|i| i.member_count(&id)).unwrap_or(0);
+    let ops = vec![Op::DeleteGroup { group: id.clone() }];
+    let Ok(classes) = state.service.preview(&signed.actor(), &ws, ops).await else {
+        return unavailable(&signed, &group.name);
     };
-    let Ok(classes) = classes else { return unavailable(&signed, &group.name) };
     let list = preview_list(&state, &ws, &classes).await;
     page(
         "Delete group",

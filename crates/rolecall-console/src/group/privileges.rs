@@ -262,7 +262,9 @@ pub async fn confirm_apply<S: Store>(
         apply_privileges: turn_on,
         notify: group.notify,
     };
-    let Ok(classes) = state.service.snapshot().preview(&ws, &[op]) else { return unavailable(&signed, &group.name) };
+    let Ok(classes) = state.service.preview(&signed.actor(), &ws, vec![op]).await else {
+        return unavailable(&signed, &group.name);
+    };
     let list = preview_list(&state, &ws, &classes).await;
     let title = if turn_on { "Turn privileges on" } else { "Turn privileges off" };
     page(
