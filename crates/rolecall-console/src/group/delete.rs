@@ -47,25 +47,20 @@ pub async fn confirm_delete<S: Store>(
     .into_response()
 }
 
-pub async fn delete<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
-    let opened = match open(&state, &signed, &ws, &id).await {
+pub async fn delete<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, id, fields, .. } = &posted;
+    let opened = match open(state, signed, ws, id).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if let Some(stale) = signed.stale(&fields) {
+    if let Some(stale) = signed.stale(fields) {
         return stale;
     }
-    match state.service.delete_group(&signed.actor(), &ws, &id).await {
+    match state.service.delete_group(&signed.actor(), ws, id).await {
         Ok(_) => see_other(format!("/console/{ws}/groups?done=deleted")),
         Err(e) => {
             let refused = say(e, DELETE_FORBIDDEN);
-            render(&state, &signed, &opened, Tab::Members, &View::default(), Some(refused)).await
+            render(state, signed, &opened, Tab::Members, &View::default(), Some(refused)).await
         }
     }
 }

@@ -191,83 +191,41 @@ fn member_role(text: &str) -> MemberRole {
 const MEMBERS_FORBIDDEN: &str =
     "You may not change this group's members: its owners and editors can, and making someone an owner takes an owner.";
 
-pub async fn add_members<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn add_members<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let users = fields.all("users");
     let role = member_role(fields.get("role"));
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Members, done: "members-added", forbidden: MEMBERS_FORBIDDEN },
-        async |g| {
-            if users.is_empty() {
-                return Err(rolecall_service::ServiceError::Invalid("tick at least one user to add".into()));
-            }
-            let action = rolecall_service::BulkAction::AddMembers { users: users.clone(), role };
-            state.service.bulk_groups(&signed.actor(), &ws, std::slice::from_ref(&g.id), action).await.map(|_| ())
-        },
-    )
+    write(&posted, Outcome { tab: Tab::Members, done: "members-added", forbidden: MEMBERS_FORBIDDEN }, async |g| {
+        if users.is_empty() {
+            return Err(rolecall_service::ServiceError::Invalid("tick at least one user to add".into()));
+        }
+        let action = rolecall_service::BulkAction::AddMembers { users: users.clone(), role };
+        state.service.bulk_groups(&signed.actor(), ws, std::slice::from_ref(&g.id), action).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn remove_member<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id, user)): Path<(String, String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Members, done: "member-removed", forbidden: MEMBERS_FORBIDDEN },
-        async |g| state.service.remove_member(&signed.actor(), &ws, &g.id, &user).await.map(|_| ()),
-    )
+pub async fn remove_member<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, item: user, .. } = &posted;
+    write(&posted, Outcome { tab: Tab::Members, done: "member-removed", forbidden: MEMBERS_FORBIDDEN }, async |g| {
+        state.service.remove_member(&signed.actor(), ws, &g.id, user).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn member_role_change<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id, user)): Path<(String, String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn member_role_change<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, item: user, fields, .. } = &posted;
     let role = member_role(fields.get("role"));
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Members, done: "role-changed", forbidden: MEMBERS_FORBIDDEN },
-        async |g| state.service.put_member(&signed.actor(), &ws, &g.id, &user, role).await.map(|_| ()),
-    )
+    write(&posted, Outcome { tab: Tab::Members, done: "role-changed", forbidden: MEMBERS_FORBIDDEN }, async |g| {
+        state.service.put_member(&signed.actor(), ws, &g.id, user, role).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn remove_child<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id, child)): Path<(String, String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Members, done: "group-removed", forbidden: MEMBERS_FORBIDDEN },
-        async |g| state.service.nest_group(&signed.actor(), &ws, &g.id, &child, false).await.map(|_| ()),
-    )
+pub async fn remove_child<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, item: child, .. } = &posted;
+    write(&posted, Outcome { tab: Tab::Members, done: "group-removed", forbidden: MEMBERS_FORBIDDEN }, async |g| {
+        state.service.nest_group(&signed.actor(), ws, &g.id, child, false).await.map(|_| ())
+    })
     .await
 }

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawForm, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -309,19 +309,43 @@ struct Outcome {
     forbidden: &'static str,
 }
 
+/// A form posted to a group's page: who posted it, the path's parameters and the fields.
+pub struct Posted<S: Store> {
+    state: Arc<AppState<S>>,
+    signed: Signed,
+    ws: String,
+    id: String,
+    /// The path's third parameter, if any: the member, nested group or permission set the
+    /// form is about.
+    item: String,
+    fields: Fields,
+}
+
+impl<S: Store> FromRequest<Arc<AppState<S>>> for Posted<S> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &Arc<AppState<S>>) -> Result<Posted<S>, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, state).await?;
+        let Path(mut params): Path<BTreeMap<String, String>> =
+            Path::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
+        let RawForm(raw) = RawForm::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let ws = params.remove("ws").unwrap_or_default();
+        let id = params.remove("id").unwrap_or_default();
+        let item = params.into_values().next().unwrap_or_default();
+        Ok(Posted { state: state.clone(), signed, ws, id, item, fields: Fields::parse(&raw) })
+    }
+}
+
 /// Runs one write for the group page, then goes back to the tab saying it was done, or
 /// shows the refusal on that tab.
-async fn write<S: Store, F>(
-    state: &AppState<S>,
-    signed: &Signed,
-    (ws, id): (&str, &str),
-    fields: &Fields,
-    outcome: Outcome,
-    run: F,
-) -> Response
+async fn write<S: Store, F>(posted: &Posted<S>, outcome: Outcome, run: F) -> Response
 where
     F: AsyncFnOnce(&rolecall_model::Group) -> Result<(), rolecall_service::ServiceError>,
 {
+    let Posted { state, signed, ws, id, fields, .. } = posted;
     let opened = match open(state, signed, ws, id).await {
         Ok(found) => found,
         Err(refused) => return refused,

@@ -128,49 +128,33 @@ fn resource_field(text: &str) -> Result<ResourceRef, rolecall_service::ServiceEr
 const PRIVILEGES_FORBIDDEN: &str =
     "You may not change this group's privileges: it takes an owner of the group who holds that access themself.";
 
-pub async fn add_privilege<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn add_privilege<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let (resource, role, replace) =
         (fields.get("resource").to_string(), fields.get("role").to_string(), fields.get("replace") == "yes");
     write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
+        &posted,
         Outcome { tab: Tab::Privileges, done: "privilege-saved", forbidden: PRIVILEGES_FORBIDDEN },
         async |g| {
             let resource = resource_field(&resource)?;
-            require_group_edit(&state, &signed, &ws, &g.id)?;
+            require_group_edit(state, signed, ws, &g.id)?;
             let subject = Subject::Group(g.id.clone());
-            state.service.put_grant(&signed.actor(), &ws, &resource, &subject, &role, replace).await.map(|_| ())
+            state.service.put_grant(&signed.actor(), ws, &resource, &subject, &role, replace).await.map(|_| ())
         },
     )
     .await
 }
 
-pub async fn remove_privilege<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn remove_privilege<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let resource = fields.get("resource").to_string();
     write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
+        &posted,
         Outcome { tab: Tab::Privileges, done: "privilege-removed", forbidden: PRIVILEGES_FORBIDDEN },
         async |g| {
             let resource = resource_field(&resource)?;
-            require_group_edit(&state, &signed, &ws, &g.id)?;
-            state.service.revoke_grant(&signed.actor(), &ws, &resource, &Subject::Group(g.id.clone())).await.map(|_| ())
+            require_group_edit(state, signed, ws, &g.id)?;
+            state.service.revoke_grant(&signed.actor(), ws, &resource, &Subject::Group(g.id.clone())).await.map(|_| ())
         },
     )
     .await
@@ -291,26 +275,14 @@ pub async fn confirm_apply<S: Store>(
     .into_response()
 }
 
-pub async fn set_apply<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn set_apply<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let on = fields.get("apply") == "on";
     let done = if on { "privileges-on" } else { "privileges-off" };
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Privileges, done, forbidden: PRIVILEGES_FORBIDDEN },
-        async |g| {
-            let mut group = g.clone();
-            group.apply_privileges = on;
-            state.service.update_group(&signed.actor(), &ws, group).await.map(|_| ())
-        },
-    )
+    write(&posted, Outcome { tab: Tab::Privileges, done, forbidden: PRIVILEGES_FORBIDDEN }, async |g| {
+        let mut group = g.clone();
+        group.apply_privileges = on;
+        state.service.update_group(&signed.actor(), ws, group).await.map(|_| ())
+    })
     .await
 }

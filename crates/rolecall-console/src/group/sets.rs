@@ -191,114 +191,52 @@ fn permissions_from(fields: &Fields) -> GroupPermissions {
 
 const SETS_FORBIDDEN: &str = "Only the group's owners (and workspace admins) change its permission sets.";
 
-pub async fn create_set<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn create_set<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let name = fields.get("name").trim().to_string();
-    let permissions = permissions_from(&fields);
-    let Ok(set) = crate::groups::id_for(&name) else { return unavailable(&signed, "Permission sets") };
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Permissions, done: "set-saved", forbidden: SETS_FORBIDDEN },
-        async |g| {
-            state
-                .service
-                .put_permission_set(&signed.actor(), &ws, &g.id, &set, Some(&name), permissions)
-                .await
-                .map(|_| ())
-        },
-    )
+    let permissions = permissions_from(fields);
+    let Ok(set) = crate::groups::id_for(&name) else { return unavailable(signed, "Permission sets") };
+    write(&posted, Outcome { tab: Tab::Permissions, done: "set-saved", forbidden: SETS_FORBIDDEN }, async |g| {
+        state.service.put_permission_set(&signed.actor(), ws, &g.id, &set, Some(&name), permissions).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn save_set<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id, set)): Path<(String, String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
-    let permissions = permissions_from(&fields);
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Permissions, done: "set-saved", forbidden: SETS_FORBIDDEN },
-        async |g| {
-            state.service.put_permission_set(&signed.actor(), &ws, &g.id, &set, None, permissions).await.map(|_| ())
-        },
-    )
+pub async fn save_set<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, item: set, fields, .. } = &posted;
+    let permissions = permissions_from(fields);
+    write(&posted, Outcome { tab: Tab::Permissions, done: "set-saved", forbidden: SETS_FORBIDDEN }, async |g| {
+        state.service.put_permission_set(&signed.actor(), ws, &g.id, set, None, permissions).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn delete_set<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id, set)): Path<(String, String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Permissions, done: "set-deleted", forbidden: SETS_FORBIDDEN },
-        async |g| state.service.delete_permission_set(&signed.actor(), &ws, &g.id, &set).await.map(|_| ()),
-    )
+pub async fn delete_set<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, item: set, .. } = &posted;
+    write(&posted, Outcome { tab: Tab::Permissions, done: "set-deleted", forbidden: SETS_FORBIDDEN }, async |g| {
+        state.service.delete_permission_set(&signed.actor(), ws, &g.id, set).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn add_assignee<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id, set)): Path<(String, String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn add_assignee<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, item: set, fields, .. } = &posted;
     let who = fields.get("who").to_string();
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Permissions, done: "assignee-added", forbidden: SETS_FORBIDDEN },
-        async |g| {
-            let subject = subject_named(&state, &ws, &who).await?;
-            state.service.assign_permission_set(&signed.actor(), &ws, &g.id, &set, &subject, true).await.map(|_| ())
-        },
-    )
+    write(&posted, Outcome { tab: Tab::Permissions, done: "assignee-added", forbidden: SETS_FORBIDDEN }, async |g| {
+        let subject = subject_named(state, ws, &who).await?;
+        state.service.assign_permission_set(&signed.actor(), ws, &g.id, set, &subject, true).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn remove_assignee<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id, set)): Path<(String, String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn remove_assignee<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, item: set, fields, .. } = &posted;
     let subject = match (fields.get("user"), fields.get("group")) {
         (u, "") => Subject::User(u.to_string()),
         (_, g) => Subject::Group(g.to_string()),
     };
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Permissions, done: "assignee-removed", forbidden: SETS_FORBIDDEN },
-        async |g| {
-            state.service.assign_permission_set(&signed.actor(), &ws, &g.id, &set, &subject, false).await.map(|_| ())
-        },
-    )
+    write(&posted, Outcome { tab: Tab::Permissions, done: "assignee-removed", forbidden: SETS_FORBIDDEN }, async |g| {
+        state.service.assign_permission_set(&signed.actor(), ws, &g.id, set, &subject, false).await.map(|_| ())
+    })
     .await
 }

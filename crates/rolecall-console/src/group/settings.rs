@@ -68,59 +68,37 @@ pub(super) fn data_scopes<S: Store>(
 
 const ADMINS_ONLY: &str = "Only workspace admins set data scopes and policies.";
 
-pub async fn put_scope<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn put_scope<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let (dataset, attribute) = (fields.get("dataset").to_string(), fields.get("attribute").to_string());
     let values: Vec<String> =
         fields.get("values").split(',').map(str::trim).filter(|v| !v.is_empty()).map(String::from).collect();
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::DataScopes, done: "scope-saved", forbidden: ADMINS_ONLY },
-        async |g| {
-            if values.is_empty() {
-                return Err(rolecall_service::ServiceError::Invalid("give at least one allowed value".into()));
-            }
-            // The other attributes of the dataset's scope stay as they are.
-            let mut scope: BTreeMap<String, Vec<String>> = {
-                let engine = state.service.snapshot();
-                let index = engine.workspace(&ws)?;
-                let scopes = index.data_scopes(&g.id).unwrap_or_default();
-                scopes
-                    .get(dataset.as_str())
-                    .map(|s| s.iter().map(|(a, v)| (a.clone(), v.iter().cloned().collect())).collect())
-                    .unwrap_or_default()
-            };
-            scope.insert(attribute.clone(), values.clone());
-            state.service.put_data_scope(&signed.actor(), &ws, &g.id, &dataset, Some(scope)).await.map(|_| ())
-        },
-    )
+    write(&posted, Outcome { tab: Tab::DataScopes, done: "scope-saved", forbidden: ADMINS_ONLY }, async |g| {
+        if values.is_empty() {
+            return Err(rolecall_service::ServiceError::Invalid("give at least one allowed value".into()));
+        }
+        // The other attributes of the dataset's scope stay as they are.
+        let mut scope: BTreeMap<String, Vec<String>> = {
+            let engine = state.service.snapshot();
+            let index = engine.workspace(ws)?;
+            let scopes = index.data_scopes(&g.id).unwrap_or_default();
+            scopes
+                .get(dataset.as_str())
+                .map(|s| s.iter().map(|(a, v)| (a.clone(), v.iter().cloned().collect())).collect())
+                .unwrap_or_default()
+        };
+        scope.insert(attribute.clone(), values.clone());
+        state.service.put_data_scope(&signed.actor(), ws, &g.id, &dataset, Some(scope)).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn remove_scope<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn remove_scope<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let dataset = fields.get("dataset").to_string();
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::DataScopes, done: "scope-removed", forbidden: ADMINS_ONLY },
-        async |g| state.service.put_data_scope(&signed.actor(), &ws, &g.id, &dataset, None).await.map(|_| ()),
-    )
+    write(&posted, Outcome { tab: Tab::DataScopes, done: "scope-removed", forbidden: ADMINS_ONLY }, async |g| {
+        state.service.put_data_scope(&signed.actor(), ws, &g.id, &dataset, None).await.map(|_| ())
+    })
     .await
 }
 
@@ -198,41 +176,21 @@ pub(super) async fn policies<S: Store>(
     })
 }
 
-pub async fn attach_policy<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn attach_policy<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let policy = fields.get("policy").to_string();
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Policies, done: "policy-attached", forbidden: ADMINS_ONLY },
-        async |g| state.service.attach_policy(&signed.actor(), &ws, &g.id, &policy, true).await.map(|_| ()),
-    )
+    write(&posted, Outcome { tab: Tab::Policies, done: "policy-attached", forbidden: ADMINS_ONLY }, async |g| {
+        state.service.attach_policy(&signed.actor(), ws, &g.id, &policy, true).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn detach_policy<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn detach_policy<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let policy = fields.get("policy").to_string();
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Policies, done: "policy-detached", forbidden: ADMINS_ONLY },
-        async |g| state.service.attach_policy(&signed.actor(), &ws, &g.id, &policy, false).await.map(|_| ()),
-    )
+    write(&posted, Outcome { tab: Tab::Policies, done: "policy-detached", forbidden: ADMINS_ONLY }, async |g| {
+        state.service.attach_policy(&signed.actor(), ws, &g.id, &policy, false).await.map(|_| ())
+    })
     .await
 }
 
@@ -271,44 +229,22 @@ pub(super) fn notifications(
 
 const EDIT_FORBIDDEN: &str = "Only the group's owners (and workspace admins) change its settings.";
 
-pub async fn set_notify<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
+pub async fn set_notify<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
     let notify = if fields.get("notify") == "on_change" { Notify::OnChange } else { Notify::None };
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Notifications, done: "notify-saved", forbidden: EDIT_FORBIDDEN },
-        async |g| {
-            let mut group = g.clone();
-            group.notify = notify;
-            state.service.update_group(&signed.actor(), &ws, group).await.map(|_| ())
-        },
-    )
+    write(&posted, Outcome { tab: Tab::Notifications, done: "notify-saved", forbidden: EDIT_FORBIDDEN }, async |g| {
+        let mut group = g.clone();
+        group.notify = notify;
+        state.service.update_group(&signed.actor(), ws, group).await.map(|_| ())
+    })
     .await
 }
 
-pub async fn notify_now<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Notifications, done: "notified", forbidden: EDIT_FORBIDDEN },
-        async |g| state.service.notify_members(&signed.actor(), &ws, std::slice::from_ref(&g.id)).await.map(|_| ()),
-    )
+pub async fn notify_now<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, .. } = &posted;
+    write(&posted, Outcome { tab: Tab::Notifications, done: "notified", forbidden: EDIT_FORBIDDEN }, async |g| {
+        state.service.notify_members(&signed.actor(), ws, std::slice::from_ref(&g.id)).await.map(|_| ())
+    })
     .await
 }
 
@@ -347,29 +283,16 @@ pub(super) fn details(signed: &Signed, ws: &str, group: &rolecall_model::Group, 
     })
 }
 
-pub async fn save_details<S: Store>(
-    State(state): Shared<S>,
-    Path((ws, id)): Path<(String, String)>,
-    signed: Signed,
-    RawForm(raw): RawForm,
-) -> Response {
-    let fields = Fields::parse(&raw);
-    write(
-        &state,
-        &signed,
-        (&ws, &id),
-        &fields,
-        Outcome { tab: Tab::Details, done: "details-saved", forbidden: EDIT_FORBIDDEN },
-        async |g| {
-            let mut group = g.clone();
-            group.name = fields.get("name").trim().to_string();
-            group.description = fields.get("description").trim().to_string();
-            group.tags = crate::groups::tags(fields.get("tags"));
-            group.icon = Some(fields.get("icon").trim().to_string()).filter(|i| !i.is_empty());
-            group.visibility =
-                if fields.get("visibility") == "private" { Visibility::Private } else { Visibility::Public };
-            state.service.update_group(&signed.actor(), &ws, group).await.map(|_| ())
-        },
-    )
+pub async fn save_details<S: Store>(posted: Posted<S>) -> Response {
+    let Posted { state, signed, ws, fields, .. } = &posted;
+    write(&posted, Outcome { tab: Tab::Details, done: "details-saved", forbidden: EDIT_FORBIDDEN }, async |g| {
+        let mut group = g.clone();
+        group.name = fields.get("name").trim().to_string();
+        group.description = fields.get("description").trim().to_string();
+        group.tags = crate::groups::tags(fields.get("tags"));
+        group.icon = Some(fields.get("icon").trim().to_string()).filter(|i| !i.is_empty());
+        group.visibility = if fields.get("visibility") == "private" { Visibility::Private } else { Visibility::Public };
+        state.service.update_group(&signed.actor(), ws, group).await.map(|_| ())
+    })
     .await
 }
