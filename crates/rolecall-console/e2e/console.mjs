@@ -90,6 +90,9 @@ try {
   await page.getByLabel('Tags (separated by commas)').fill('team, emea');
   await page.getByLabel('Icon (an emoji or an image URL)').fill('📣');
   await page.getByRole('button', { name: 'Add group' }).click();
+  await page.waitForURL('**/console/acme/groups/marketing-*?tab=members&done=created');
+  expect((await page.getByRole('status').textContent()).includes('Group created'), 'on to the new group');
+  await page.getByRole('link', { name: 'Groups', exact: true }).first().click();
   await page.waitForURL('**/console/acme/groups');
   const group = page.locator('#groups tbody tr', { hasText: 'Marketing' });
   expect(await group.count() === 1, 'the new group is listed');

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rolecall_api::AppState;
@@ -200,8 +200,11 @@ pub async fn create<S: Store>(
         notify: Default::default(),
     };
     let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
+    let id = group.id.clone();
     match state.service.create_group(&actor, &ws, group).await {
-        Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/console/{ws}/groups"))]).into_response(),
+        // On to the new group's page: its users, privileges and notifications (seed 001's
+        // next steps).
+        Ok(_) => crate::form::see_other(format!("/console/{ws}/groups/{}?tab=members&done=created", urlencode(&id))),
         Err(e) => {
             let (status, message) = say(e, "You may not create groups in this workspace.");
             let rows = visible(&state, &ws, &signed.session.user, "").await.unwrap_or_default();

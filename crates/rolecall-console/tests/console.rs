@@ -229,6 +229,10 @@ async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creato
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let res = c.post("/console/acme/groups", Some(&sam), &pairs).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers().get(LOCATION).unwrap().to_str().unwrap().to_string();
+    assert!(to.starts_with("/console/acme/groups/marketing-") && to.ends_with("?tab=members&done=created"), "{to}");
+    let (_, page, _) = c.get(&to, Some(&sam)).await;
+    assert!(page.contains("Group created. Next: select its users"), "on to the new group's page");
     let (_, page, _) = c.get("/console/acme/groups", Some(&sam)).await;
     assert!(page.contains("<strong>Marketing</strong>") && page.contains("The &lt;b&gt;team&lt;/b&gt;"), "{page}");
     assert!(page.contains(r#"<span class="tag">emea</span>"#));

@@ -138,6 +138,7 @@ fn group_url(ws: &str, id: &str, tab: Tab) -> String {
 /// from the URL).
 fn done_message(code: &str) -> Option<&'static str> {
     Some(match code {
+        "created" => "Group created. Next: select its users, then its privileges and notifications.",
         "members-added" => "Members added.",
         "member-removed" => "Member removed.",
         "role-changed" => "Role changed.",
