@@ -478,6 +478,10 @@ async fn permission_sets_get_assignees_by_email_or_group_name() {
     assert!(res.text().await.unwrap().contains("No user has the email `nobody@acme.test`"));
     let (_, page, _) = c.get("/console/acme/groups/sales?tab=permission-sets", Some(&ada)).await;
     assert!(page.contains("<h2>Team leads</h2>") && page.contains(r#"class="avatar group""#), "{page}");
+    assert!(
+        page.contains("(group)</span></summary><p class=\"muted\">0 members</p>"),
+        "Board opens to its size: {page}"
+    );
     assert!(page.contains(r#"aria-label="Remove U05 Example from Team leads""#));
     let owners = page.split(r#"aria-label="Owners of Sales""#).nth(1).unwrap().split("</ul>").next().unwrap();
     assert!(

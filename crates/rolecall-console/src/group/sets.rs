@@ -80,6 +80,13 @@ pub(super) async fn permission_sets<S: Store>(
         sets.iter().flat_map(|s| s.users.iter().map(String::as_str)).chain(owners.iter().map(String::as_str)).collect();
     let group_ids: Vec<&str> = sets.iter().flat_map(|s| s.groups.iter().map(String::as_str)).collect();
     let (users, groups) = (people(state, ws, &user_ids).await?, group_names(state, ws, &group_ids).await?);
+    // What opening a group assignee shows: its description and how many members it has.
+    let mut about: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    for g in &group_ids {
+        let description = state.service.store().group(ws, g).await.map_err(|_| ())?.map(|x| x.description);
+        let count = state.service.snapshot().workspace(ws).ok().and_then(|i| i.member_count(g)).unwrap_or(0);
+        about.insert(g.to_string(), (description.unwrap_or_default(), count));
+    }
     let base = format!("/console/{ws}/groups/{}", urlencode(&group.id));
     let edit = rights.edit && !rights.builtin;
     Ok(html! {
@@ -124,8 +131,16 @@ pub(super) async fn permission_sets<S: Store>(
                     ul class="assignees plain" {
                         @for g in &set.groups {
                             @let gname = groups.get(g).cloned().unwrap_or_else(|| g.clone());
+                            @let (description, count) = about.get(g).cloned().unwrap_or_default();
                             li {
-                                (avatar(&gname, true)) " " (gname) " " span class="muted" { "(group)" }
+                                // Seed 002: a group's avatar comes first and opens its description and size.
+                                details class="assignee-group" {
+                                    summary { (avatar(&gname, true)) " " (gname) " " span class="muted" { "(group)" } }
+                                    p class="muted" {
+                                        @if !description.is_empty() { (description) " · " }
+                                        (count) @if count == 1 { " member" } @else { " members" }
+                                    }
+                                }
                                 @if edit {
                                     form method="post" action={ (base) "/permission-sets/" (urlencode(&set.id)) "/assignees/remove" } class="inline" {
                                         (csrf(signed))
