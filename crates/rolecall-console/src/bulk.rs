@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rolecall_api::AppState;
@@ -78,12 +78,11 @@ pub async fn apply<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     Path(ws): Path<String>,
     signed: Signed,
-    RawForm(raw): RawForm,
+    fields: Fields,
 ) -> Response {
     if let Some(outside) = signed.outside(&ws) {
         return outside;
     }
-    let fields = Fields::parse(&raw);
     if let Some(stale) = signed.stale(&fields) {
         return stale;
     }

@@ -2,6 +2,8 @@
 //! do), the answers for a page that is not there, a form that has expired and a service
 //! that cannot answer now, and the refusal of a service command in the user's words.
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rolecall_service::{Actor, ServiceError};
@@ -9,9 +11,21 @@ use rolecall_service::{Actor, ServiceError};
 use crate::layout::refusal;
 use crate::session::Signed;
 
-/// A URL-encoded form body, its fields in order (a name may repeat).
+/// A URL-encoded form body, its fields in order (a name may repeat). As an extractor it
+/// takes any body and reads it as a form: one that is not (another content type, bytes
+/// that are not a form) simply has none of the fields a page asks for, so the page answers
+/// as for a missing field (an expired form, a wrong sign-in) instead of a bare-text error.
 #[derive(Default)]
 pub struct Fields(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Fields, Response> {
+        let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        Ok(Fields::parse(&body))
+    }
+}
 
 impl Fields {
     pub fn parse(body: &[u8]) -> Fields {

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +15,7 @@ use rolecall_service::{Actor, ServiceError};
 use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
-use crate::form::{say, urlencode};
+use crate::form::{Fields, say, urlencode};
 use crate::layout::{Said, page, refusal};
 use crate::session::Signed;
 
@@ -141,18 +140,25 @@ pub async fn list<S: Store>(
     page("Groups", Some(&signed), body(&ws, &signed.session.csrf, q, &rows, said, &NewGroup::default())).into_response()
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 pub(crate) struct NewGroup {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     tags: String,
-    #[serde(default)]
     icon: String,
+}
+
+impl NewGroup {
+    fn from_fields(fields: &Fields) -> NewGroup {
+        NewGroup {
+            csrf: fields.get("csrf").to_string(),
+            name: fields.get("name").to_string(),
+            description: fields.get("description").to_string(),
+            tags: fields.get("tags").to_string(),
+            icon: fields.get("icon").to_string(),
+        }
+    }
 }
 
 /// A group (or user) id from a name: lowercase letters, digits and dashes, plus a random
@@ -176,8 +182,9 @@ pub async fn create<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     signed: Signed,
-    Form(draft): Form<NewGroup>,
+    fields: Fields,
 ) -> Response {
+    let draft = NewGroup::from_fields(&fields);
     if signed.session.workspace != ws {
         return (StatusCode::NOT_FOUND, refusal("Not found", Some(&signed), "There is no such page.")).into_response();
     }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -297,14 +297,13 @@ pub async fn add<S: Store>(
     Path((ws, kind, id)): Path<(String, String, String)>,
     signed: Signed,
     headers: HeaderMap,
-    RawForm(raw): RawForm,
+    fields: Fields,
 ) -> Response {
     let r = ResourceRef::new(kind, id);
     let opened = match open(&state, &signed, &ws, &r).await {
         Ok(opened) => opened,
         Err(refused) => return refused,
     };
-    let fields = Fields::parse(&raw);
     if let Some(stale) = signed.stale(&fields) {
         return stale;
     }
@@ -422,14 +421,13 @@ pub async fn remove<S: Store>(
     Path((ws, kind, id)): Path<(String, String, String)>,
     signed: Signed,
     headers: HeaderMap,
-    RawForm(raw): RawForm,
+    fields: Fields,
 ) -> Response {
     let r = ResourceRef::new(kind, id);
     let opened = match open(&state, &signed, &ws, &r).await {
         Ok(opened) => opened,
         Err(refused) => return refused,
     };
-    let fields = Fields::parse(&raw);
     if let Some(stale) = signed.stale(&fields) {
         return stale;
     }

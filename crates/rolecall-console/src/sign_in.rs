@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,21 +11,28 @@ use maud::{Markup, html};
 use rolecall_api::AppState;
 use rolecall_service::ServiceError;
 use rolecall_store::Store;
-use serde::Deserialize;
 
+use crate::form::Fields;
 use crate::layout::{page, refusal};
 use crate::session::{COOKIE, Signed, cookie, set_cookie};
 
 type Shared<S> = State<Arc<AppState<S>>>;
 
-#[derive(Deserialize, Default)]
-pub struct SignIn {
-    #[serde(default)]
+/// What the sign-in form sends.
+struct SignIn {
     workspace: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     password: String,
+}
+
+impl SignIn {
+    fn from_fields(fields: &Fields) -> SignIn {
+        SignIn {
+            workspace: fields.get("workspace").to_string(),
+            email: fields.get("email").to_string(),
+            password: fields.get("password").to_string(),
+        }
+    }
 }
 
 fn form(workspace: &str, email: &str, error: Option<&str>) -> Markup {
@@ -65,7 +71,8 @@ pub async fn show<S: Store>(State(_state): Shared<S>) -> Markup {
     form("", "", None)
 }
 
-pub async fn submit<S: Store>(State(state): Shared<S>, headers: HeaderMap, Form(body): Form<SignIn>) -> Response {
+pub async fn submit<S: Store>(State(state): Shared<S>, headers: HeaderMap, fields: Fields) -> Response {
+    let body = SignIn::from_fields(&fields);
     match state.service.sign_in(body.workspace.trim(), body.email.trim(), &body.password).await {
         Ok((token, session)) => {
             let max_age = rolecall_service::console::SESSION_LENGTH.as_secs();
@@ -88,20 +95,14 @@ pub async fn submit<S: Store>(State(state): Shared<S>, headers: HeaderMap, Form(
     }
 }
 
-#[derive(Deserialize)]
-pub struct SignOut {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Ends the session; refused (403) without the session's CSRF token.
 pub async fn sign_out<S: Store>(
     State(state): Shared<S>,
     signed: Signed,
     headers: HeaderMap,
-    Form(body): Form<SignOut>,
+    fields: Fields,
 ) -> Response {
-    if !signed.csrf_ok(&body.csrf) {
+    if !signed.csrf_ok(fields.get("csrf")) {
         return (
             StatusCode::FORBIDDEN,
             refusal("Sign out", Some(&signed), "This form has expired: reload the page and try again."),

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::Form;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -129,20 +128,14 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    fn parse(body: &[u8]) -> NewUser {
-        let mut out = NewUser::default();
-        for (key, value) in form_urlencoded::parse(body) {
-            let value = value.into_owned();
-            match key.as_ref() {
-                "csrf" => out.csrf = value,
-                "name" => out.name = value,
-                "email" => out.email = value,
-                "workspace_role" => out.workspace_role = value,
-                "groups" => out.groups.push(value),
-                _ => {}
-            }
+    fn from_fields(fields: &Fields) -> NewUser {
+        NewUser {
+            csrf: fields.get("csrf").to_string(),
+            name: fields.get("name").to_string(),
+            email: fields.get("email").to_string(),
+            workspace_role: fields.get("workspace_role").to_string(),
+            groups: fields.all("groups"),
         }
-        out
     }
 }
 
@@ -214,9 +207,9 @@ pub async fn create<S: Store>(
     State(state): Shared<S>,
     Path(ws): Path<String>,
     signed: Signed,
-    RawForm(raw): RawForm,
+    fields: Fields,
 ) -> Response {
-    let draft = NewUser::parse(&raw);
+    let draft = NewUser::from_fields(&fields);
     if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
@@ -282,23 +275,17 @@ pub async fn confirm_delete<S: Store>(
     .into_response()
 }
 
-#[derive(Deserialize)]
-pub struct Confirmed {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn delete<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
     signed: Signed,
-    Form(form): Form<Confirmed>,
+    fields: Fields,
 ) -> Response {
     if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
-    if !signed.csrf_ok(&form.csrf) {
-        return expired(&signed);
+    if let Some(stale) = signed.stale(&fields) {
+        return stale;
     }
     let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
     match state.service.delete_user(&actor, &ws, &id).await {
@@ -397,12 +384,11 @@ pub async fn save<S: Store>(
     State(state): Shared<S>,
     Path((ws, id)): Path<(String, String)>,
     signed: Signed,
-    RawForm(raw): RawForm,
+    fields: Fields,
 ) -> Response {
     if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
-    let fields = Fields::parse(&raw);
     if let Some(stale) = signed.stale(&fields) {
         return stale;
     }

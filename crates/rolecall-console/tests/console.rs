@@ -1081,6 +1081,32 @@ async fn limits_are_refused_on_the_page_with_nothing_changed() {
     assert_eq!((role_in(&c, "sales", "u01"), role_in(&c, "sales", "sam")), (None, Some(MemberRole::Owner)));
 }
 
+#[tokio::test]
+async fn a_body_that_is_not_a_form_gets_a_page_not_a_bare_error() {
+    let c = console().await;
+    with_groups(&c).await;
+    let (ada, _) = c.sign_in("ada@acme.test").await;
+    let post = async |path: &str, content_type: &str, body: &str, cookie: Option<&str>| {
+        let mut req =
+            c.http.post(format!("{}{path}", c.url)).header("content-type", content_type).body(body.to_string());
+        if let Some(cookie) = cookie {
+            req = req.header(COOKIE, cookie);
+        }
+        let res = req.send().await.unwrap();
+        let html = res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html");
+        (res.status(), html, res.text().await.unwrap())
+    };
+    for path in ["/console/acme/groups", "/console/acme/groups/sales/members", "/console/acme/groups/bulk"] {
+        let (status, html, page) = post(path, "application/json", r#"{"name": "X"}"#, Some(&ada)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(html && page.contains("This form has expired"), "{path}: {page}");
+    }
+    let (status, html, page) = post("/console/sign-in", "multipart/form-data; boundary=x", "--x--", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html && page.contains("The email or the password is wrong"));
+    assert!(c.service.service.store().group("acme", "x").await.unwrap().is_none());
+}
+
 /// The e2e directory's packages installed from its lock file (`.ci/run` does it up front).
 fn e2e_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");

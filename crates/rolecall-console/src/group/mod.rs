@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawForm, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -330,13 +330,11 @@ impl<S: Store> FromRequest<Arc<AppState<S>>> for Posted<S> {
         let signed = Signed::from_request_parts(&mut parts, state).await?;
         let Path(mut params): Path<BTreeMap<String, String>> =
             Path::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
-        let RawForm(raw) = RawForm::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let fields = Fields::from_request(Request::from_parts(parts, body), state).await?;
         let ws = params.remove("ws").unwrap_or_default();
         let id = params.remove("id").unwrap_or_default();
         let item = params.into_values().next().unwrap_or_default();
-        Ok(Posted { state: state.clone(), signed, ws, id, item, fields: Fields::parse(&raw) })
+        Ok(Posted { state: state.clone(), signed, ws, id, item, fields })
     }
 }
 
