@@ -383,6 +383,9 @@ async fn a_group_owner_selects_users_gives_them_roles_and_removes_them() {
     let (status, page, _) = c.get("/console/acme/groups/sales", Some(&sam)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(r#"aria-current="page">Members</a>"#), "the Members tab is the current one");
+    let (status, page, _) = c.get("/console/acme/groups/sales?tab=nonsense&from=abc", Some(&sam)).await;
+    assert_eq!(status, StatusCode::OK, "an unknown tab or position is the first page of Members");
+    assert!(page.contains(r#"aria-current="page">Members</a>"#));
     assert!(page.contains("1 direct member") && page.contains("Select users"), "{page}");
 
     // Select users: a search offers the workspace's users; one already in is marked.

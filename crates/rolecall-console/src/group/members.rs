@@ -15,7 +15,7 @@ pub(super) async fn members<S: Store>(
     let (page, children, direct) = {
         let engine = state.service.snapshot();
         let index = engine.workspace(ws).map_err(|_| ())?;
-        let page = index.members_page(&group.id, None, view.from, PAGE).ok_or(())?;
+        let page = index.members_page(&group.id, None, view.from(), PAGE).ok_or(())?;
         let users: Vec<(String, MemberRole)> = page.users.iter().map(|(u, r)| (u.to_string(), *r)).collect();
         let children: Vec<String> =
             index.child_groups(&group.id).unwrap_or_default().into_iter().map(String::from).collect();
@@ -57,7 +57,7 @@ pub(super) async fn members<S: Store>(
             }
         }
         h2 { (direct) @if direct == 1 { " direct member" } @else { " direct members" } }
-        @if users.is_empty() && view.from == 0 {
+        @if users.is_empty() && view.from() == 0 {
             p class="empty" { "No members yet." }
         } @else {
             table id="members" {
@@ -95,10 +95,10 @@ pub(super) async fn members<S: Store>(
                 }
             }
             p {
-                @if view.from > 0 {
-                    a href={ (base) "?tab=members&from=" (view.from.saturating_sub(PAGE as u64)) } { "Previous page" } " "
+                @if view.from() > 0 {
+                    a href={ (base) "?tab=members&from=" (view.from().saturating_sub(PAGE as u64)) } { "Previous page" } " "
                 }
-                @if more { a href={ (base) "?tab=members&from=" (view.from + PAGE as u64) } { "Next page" } }
+                @if more { a href={ (base) "?tab=members&from=" (view.from() + PAGE as u64) } { "Next page" } }
             }
         }
         @if !children.is_empty() {

@@ -162,6 +162,13 @@ fn done_message(code: &str) -> Option<&'static str> {
     })
 }
 
+impl View {
+    /// The members page's position (anything but a number is the first page).
+    fn from(&self) -> u64 {
+        self.from.parse().unwrap_or(0)
+    }
+}
+
 #[derive(Deserialize, Default)]
 pub struct View {
     #[serde(default)]
@@ -171,7 +178,7 @@ pub struct View {
     q: String,
     /// Members: the position of the page.
     #[serde(default)]
-    from: u64,
+    from: String,
     #[serde(default)]
     done: String,
 }
