@@ -70,7 +70,7 @@ fn table(ws: &str, rows: &[Row], q: &str) -> Markup {
                             tr {
                                 td { input type="checkbox" name="groups" value=(row.group.id) form="bulk" aria-label={ "Select " (row.group.name) }; }
                                 td {
-                                    @if let Some(icon) = &row.group.icon { span class="icon" aria-hidden="true" { (icon) } " " }
+                                    (crate::layout::icon(row.group.icon.as_deref()))
                                     a href={ "/console/" (ws) "/groups/" (urlencode(&row.group.id)) } { strong { (row.group.name) } }
                                     @if !row.group.description.is_empty() { br; span class="muted" { (row.group.description) } }
                                 }

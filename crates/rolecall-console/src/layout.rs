@@ -72,6 +72,20 @@ impl maud::Render for Said<'_> {
     }
 }
 
+/// A group's icon: an image (an https URL or a data URI) or text (an emoji), decorative
+/// either way (the name beside it says what it is).
+pub fn icon(icon: Option<&str>) -> Markup {
+    html! {
+        @match icon {
+            None => {},
+            Some(src) if src.starts_with("https://") || src.starts_with("data:image/") => {
+                img class="icon" src=(src) alt="" width="24" height="24"; " "
+            },
+            Some(text) => { span class="icon" aria-hidden="true" { (text) } " " },
+        }
+    }
+}
+
 /// A page that says why something was refused, in the user's words.
 pub fn refusal(title: &str, signed: Option<&Signed>, message: &str) -> Markup {
     page(
@@ -92,7 +106,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; \
              form-action 'self'; base-uri 'none'",
         ),
     );

@@ -236,6 +236,15 @@ async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creato
     let (_, page, _) = c.get("/console/acme/groups", Some(&sam)).await;
     assert!(page.contains("<strong>Marketing</strong>") && page.contains("The &lt;b&gt;team&lt;/b&gt;"), "{page}");
     assert!(page.contains(r#"<span class="tag">emea</span>"#));
+    assert!(page.contains(r#"<span class="icon" aria-hidden="true">📣</span>"#), "an emoji icon is text");
+    let mut pictured = team("design", "Design", rolecall_model::Visibility::Public);
+    pictured.icon = Some("data:image/png;base64,iVBORw0KGgo=".into());
+    c.service.service.create_group(&Actor::Root, "acme", pictured).await.unwrap();
+    let (_, page, _) = c.get("/console/acme/groups", Some(&sam)).await;
+    assert!(
+        page.contains(r#"<img class="icon" src="data:image/png;base64,iVBORw0KGgo=" alt="""#),
+        "an image icon is an image"
+    );
     // Sam created it, so Sam owns it: one member.
     let owner = {
         let index = c.service.service.snapshot();

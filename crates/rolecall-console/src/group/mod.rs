@@ -241,7 +241,7 @@ async fn render<S: Store>(
         p class="crumbs" { a href={ "/console/" (ws) "/groups" } { "Groups" } " / " }
         div class="group-head" {
             h1 {
-                @if let Some(icon) = &group.icon { span class="icon" aria-hidden="true" { (icon) } " " }
+                (crate::layout::icon(group.icon.as_deref()))
                 (group.name)
             }
             @if rights.delete && !rights.builtin {
