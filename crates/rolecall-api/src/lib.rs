@@ -65,12 +65,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A fresh random secret or id, as hex.
+/// A fresh random secret or id, as hex (the service's, with the API's answer when the
+/// machine has no randomness to give).
 pub fn random_token(bytes: usize) -> Result<String, ApiError> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", "no randomness available"))?;
-    Ok(hex(&buf))
+    rolecall_service::console::random_token(bytes)
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", "no randomness available"))
 }
 
 type Shared<S> = State<Arc<AppState<S>>>;

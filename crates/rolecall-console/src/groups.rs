@@ -197,14 +197,10 @@ pub async fn create<S: Store>(
             .into_response();
     };
     let group = Group {
-        id,
-        name: draft.name.trim().to_string(),
         description: draft.description.trim().to_string(),
         tags: tags(&draft.tags),
         icon: Some(draft.icon.trim().to_string()).filter(|i| !i.is_empty()),
-        visibility: Default::default(),
-        apply_privileges: true,
-        notify: Default::default(),
+        ..Group::new(id, draft.name.trim())
     };
     let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
     let id = group.id.clone();

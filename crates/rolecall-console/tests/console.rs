@@ -275,16 +275,7 @@ async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creato
     assert!(res.text().await.unwrap().contains("You may not create groups"));
 
     // A private group is invisible to those outside it.
-    let private = rolecall_model::Group {
-        id: "board".into(),
-        name: "Board".into(),
-        description: String::new(),
-        tags: Vec::new(),
-        icon: None,
-        visibility: rolecall_model::Visibility::Private,
-        apply_privileges: true,
-        notify: rolecall_model::Notify::None,
-    };
+    let private = team("board", "Board", rolecall_model::Visibility::Private);
     c.service.service.create_group(&Actor::Root, "acme", private).await.unwrap();
     let (_, page, _) = c.get("/console/acme/groups", Some(&sam)).await;
     assert!(!page.contains("Board"), "sam is outside the private group");
@@ -297,16 +288,7 @@ async fn groups_are_listed_as_each_user_may_see_them_and_added_with_their_creato
 async fn admins_add_users_with_their_groups_and_delete_them_after_a_confirmation() {
     let c = console().await;
     for g in ["sales", "ops"] {
-        let group = rolecall_model::Group {
-            id: g.into(),
-            name: g.to_uppercase(),
-            description: String::new(),
-            tags: Vec::new(),
-            icon: None,
-            visibility: rolecall_model::Visibility::Public,
-            apply_privileges: true,
-            notify: rolecall_model::Notify::None,
-        };
+        let group = rolecall_model::Group::new(g, g.to_uppercase());
         c.service.service.create_group(&Actor::Root, "acme", group).await.unwrap();
     }
     let (ada, csrf) = c.sign_in("ada@acme.test").await;
@@ -359,16 +341,7 @@ async fn admins_add_users_with_their_groups_and_delete_them_after_a_confirmation
 }
 
 fn team(id: &str, name: &str, visibility: rolecall_model::Visibility) -> rolecall_model::Group {
-    rolecall_model::Group {
-        id: id.into(),
-        name: name.into(),
-        description: String::new(),
-        tags: Vec::new(),
-        icon: None,
-        visibility,
-        apply_privileges: true,
-        notify: rolecall_model::Notify::None,
-    }
+    rolecall_model::Group { visibility, ..rolecall_model::Group::new(id, name) }
 }
 
 /// Sales (public, Sam its owner) and Board (private, nobody in it yet).

@@ -137,6 +137,21 @@ impl User {
 }
 
 impl Group {
+    /// A group with only a name: no description, tags or icon; public; its privileges
+    /// applied; no notifications. Set the other fields on the result as needed.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Group {
+        Group {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            tags: Vec::new(),
+            icon: None,
+            visibility: Visibility::Public,
+            apply_privileges: true,
+            notify: Notify::None,
+        }
+    }
+
     /// The change that puts what the engine knows of this group (its id and settings).
     pub fn put_op(&self) -> Op {
         Op::PutGroup {

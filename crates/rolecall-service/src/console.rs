@@ -23,7 +23,9 @@ pub const SESSION_LENGTH: Duration = Duration::from_secs(12 * 3600);
 /// a wrong email takes as long as a wrong password.
 const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$cm9sZWNhbGwtZGVjb3k$8kA1s/Hq9Xz3wSp5sVsl2cKq0bVZ6nXbUe3Rz8p0xXI";
 
-fn random_hex(bytes: usize) -> Result<String, ServiceError> {
+/// A fresh random secret or id of `bytes` random bytes, as hex: session tokens, CSRF
+/// tokens, API keys, generated ids (the API and the console use this one too).
+pub fn random_token(bytes: usize) -> Result<String, ServiceError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| ServiceError::Corrupt(format!("no randomness: {e}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
@@ -41,7 +43,7 @@ fn now_ms() -> i64 {
 /// Hashes a password on a blocking thread (Argon2 takes tens of milliseconds on purpose).
 async fn hash_password(password: String) -> Result<String, ServiceError> {
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::encode_b64(random_hex(16)?.as_bytes())
+        let salt = SaltString::encode_b64(random_token(16)?.as_bytes())
             .map_err(|e| ServiceError::Corrupt(format!("salt: {e}")))?;
         argon2::Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -138,13 +140,13 @@ impl<S: Store> Service<S> {
         if !verified || !active {
             return Err(ServiceError::BadCredentials);
         }
-        let token = random_hex(32)?;
+        let token = random_token(32)?;
         let now = now_ms();
         let session = Session {
             hash: token_hash(&token),
             workspace: workspace.to_string(),
             user,
-            csrf: random_hex(32)?,
+            csrf: random_token(32)?,
             created_at: now,
             expires_at: now + SESSION_LENGTH.as_millis() as i64,
         };

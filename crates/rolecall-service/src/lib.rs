@@ -85,17 +85,11 @@ impl<S: Store> Drop for Service<S> {
 
 fn builtin_group(id: &str, name: &str) -> Group {
     Group {
-        id: id.into(),
-        name: name.into(),
         description: match id {
             rolecall_engine::EVERYONE => "Every regular user of the workspace, kept automatically.".into(),
             _ => "Every admin and owner of the workspace, kept automatically.".into(),
         },
-        tags: Vec::new(),
-        icon: None,
-        visibility: rolecall_model::Visibility::Public,
-        apply_privileges: true,
-        notify: rolecall_model::Notify::None,
+        ..Group::new(id, name)
     }
 }
 

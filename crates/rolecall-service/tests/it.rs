@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use rolecall_model::{
-    Group, Limits, MemberRole, Notify, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, UserKind, Visibility,
+    Group, Limits, MemberRole, Resource, ResourceRef, Revision, SchemaDoc, Subject, User, UserKind, Visibility,
     Workspace,
 };
 use rolecall_service::{Actor, BulkAction, Consistency, GrantOutcome, Service};
@@ -33,16 +33,7 @@ fn user(id: &str, role: &str) -> User {
 }
 
 fn group(id: &str) -> Group {
-    Group {
-        id: id.into(),
-        name: id.to_uppercase(),
-        description: String::new(),
-        tags: vec![],
-        icon: None,
-        visibility: Visibility::Public,
-        apply_privileges: true,
-        notify: Notify::None,
-    }
+    Group::new(id, id.to_uppercase())
 }
 
 fn as_user(id: &str) -> Actor {

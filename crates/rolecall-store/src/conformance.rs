@@ -72,14 +72,9 @@ pub fn user(id: &str, email: &str, name: &str) -> User {
 
 pub fn group(id: &str, name: &str, tags: &[&str]) -> Group {
     Group {
-        id: id.into(),
-        name: name.into(),
         description: format!("The {name} team"),
         tags: tags.iter().map(|t| t.to_string()).collect(),
-        icon: None,
-        visibility: Visibility::Public,
-        apply_privileges: true,
-        notify: Notify::None,
+        ..Group::new(id, name)
     }
 }
 

@@ -413,16 +413,7 @@ pub fn group_from_doc(
     };
     let group = match before {
         Some(b) => Group { name, ..b.clone() },
-        None => Group {
-            id: id.to_string(),
-            name,
-            description: String::new(),
-            tags: Vec::new(),
-            icon: None,
-            visibility: Default::default(),
-            apply_privileges: true,
-            notify: Default::default(),
-        },
+        None => Group::new(id, name),
     };
     group.validate().map_err(|e| Refusal::new("invalidValue", e.to_string()))?;
     Ok(GroupDoc { group, external_id, members })

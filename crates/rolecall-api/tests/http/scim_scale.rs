@@ -27,16 +27,7 @@ async fn million_member_workspace() -> tempfile::TempDir {
     let service = Service::open(store, Limits::default()).await.unwrap();
     let ws = Workspace { id: "acme".into(), name: "Acme".into() };
     service.create_workspace(&Actor::Root, ws, None).await.unwrap();
-    let big = Group {
-        id: "big".into(),
-        name: "Everybody at Acme".into(),
-        description: String::new(),
-        tags: Vec::new(),
-        icon: None,
-        visibility: Default::default(),
-        apply_privileges: true,
-        notify: Default::default(),
-    };
+    let big = Group::new("big", "Everybody at Acme");
     let first = ImportChunk { groups: vec![big], ..ImportChunk::default() };
     service.import(&Actor::Root, "acme", first).await.unwrap();
     let per_chunk = MAX_IMPORT_CHUNK / 2;
