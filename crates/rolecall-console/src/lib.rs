@@ -63,7 +63,10 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/{ws}/groups/{id}/children/{child}/remove", post(group::remove_child::<S>))
         .route("/console/{ws}/groups/{id}/permission-sets", post(group::create_set::<S>))
         .route("/console/{ws}/groups/{id}/permission-sets/{set}", post(group::save_set::<S>))
-        .route("/console/{ws}/groups/{id}/permission-sets/{set}/delete", post(group::delete_set::<S>))
+        .route(
+            "/console/{ws}/groups/{id}/permission-sets/{set}/delete",
+            get(group::confirm_delete_set::<S>).post(group::delete_set::<S>),
+        )
         .route("/console/{ws}/groups/{id}/permission-sets/{set}/assignees", post(group::add_assignee::<S>))
         .route("/console/{ws}/groups/{id}/permission-sets/{set}/assignees/remove", post(group::remove_assignee::<S>))
         .route("/console/{ws}/groups/{id}/privileges", post(group::add_privilege::<S>))

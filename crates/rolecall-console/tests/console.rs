@@ -483,6 +483,20 @@ async fn permission_sets_get_assignees_by_email_or_group_name() {
     assert!(!can("u05"), "a removed assignee loses the set's permissions");
     // Owners' permissions are fixed: shown as text, no form.
     assert!(page.contains("View, Edit, Delete") && !page.contains("permission-sets/owners\""));
+    // Deleting the set: first who loses what (Board is still assigned), then it is gone.
+    let confirm = format!("/console/acme/groups/sales/permission-sets/{set}/delete");
+    let (status, page, _) = c.get(&confirm, Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Delete the permission set Team leads?"), "{page}");
+    assert!(page.contains("0 users and 1 group assigned to it lose what it gives on Sales: View, Edit."), "{page}");
+    assert_eq!(
+        c.get("/console/acme/groups/sales/permission-sets/members/delete", Some(&ada)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let res = c.post(&confirm, Some(&ada), &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let left = c.service.service.snapshot().workspace("acme").unwrap().permission_sets("sales").unwrap().len();
+    assert_eq!(left, 3, "Owners, Members and Everyone remain");
 }
 
 #[tokio::test]

@@ -263,6 +263,7 @@ async fn render<S: Store>(
         @if let Some((_, message)) = &refused { (Said::Refused(message)) }
         @else if let Some(done) = done_message(&view.done) { (Said::Done(done)) }
         section aria-label=(tab.label()) { (content) }
+        div id="modal" {}
     };
     let status = refused.map_or(StatusCode::OK, |(s, _)| s);
     (status, page(&group.name, Some(signed), body)).into_response()

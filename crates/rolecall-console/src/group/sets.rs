@@ -172,9 +172,11 @@ pub(super) async fn permission_sets<S: Store>(
                             input id={ "assignee-" (set.id) } name="who" type="text" required;
                             " " button type="submit" { "Add assignee" }
                         }
-                        form method="post" action={ (base) "/permission-sets/" (urlencode(&set.id)) "/delete" } class="inline" {
-                            (csrf(signed))
-                            button type="submit" class="danger quiet" { "Delete " (name) }
+                        @let confirm = format!("{base}/permission-sets/{}/delete", urlencode(&set.id));
+                        p {
+                            a class="button quiet danger-text" href=(confirm) hx-get=(confirm) hx-target="#modal" hx-swap="innerHTML" {
+                                "Delete " (name) "…"
+                            }
                         }
                     }
                 }
@@ -254,4 +256,56 @@ pub async fn remove_assignee<S: Store>(posted: Posted<S>) -> Response {
         state.service.assign_permission_set(&signed.actor(), ws, &g.id, set, &subject, false).await.map(|_| ())
     })
     .await
+}
+
+/// Before a custom permission set is deleted: who loses what it gives (a dialog for htmx,
+/// a page otherwise).
+pub async fn confirm_delete_set<S: Store>(
+    State(state): Shared<S>,
+    Path((ws, id, set)): Path<(String, String, String)>,
+    signed: Signed,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let opened = match open(&state, &signed, &ws, &id).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let found = {
+        let engine = state.service.snapshot();
+        engine.workspace(&ws).ok().and_then(|index| {
+            let sets = index.permission_sets(&id)?;
+            let s = sets.into_iter().find(|s| s.id == set && s.builtin.is_none())?;
+            Some((s.permissions, s.users.len(), s.groups.len()))
+        })
+    };
+    let Some((permissions, users, groups)) = found else {
+        return not_found(&signed, "There is no such permission set.");
+    };
+    if !opened.rights.edit {
+        let refused = (StatusCode::FORBIDDEN, SETS_FORBIDDEN.to_string());
+        return render(&state, &signed, &opened, Tab::Permissions, &View::default(), Some(refused)).await;
+    }
+    let labels = state.service.store().labels(&ws, label::PERMISSION_SET, Some(&id)).await.unwrap_or_default();
+    let key = format!("{id}/{set}");
+    let name = labels.into_iter().find(|(k, _)| *k == key).map_or_else(|| set.clone(), |(_, v)| v);
+    let base = format!("/console/{ws}/groups/{}", urlencode(&id));
+    let content = html! {
+        h2 id="delete-set-title" { "Delete the permission set " (name) "?" }
+        p {
+            (users) @if users == 1 { " user" } @else { " users" } " and "
+            (groups) @if groups == 1 { " group" } @else { " groups" }
+            " assigned to it lose what it gives on " (opened.group.name) ": " (permissions_text(permissions)) ". "
+            "What their membership or another set gives them stays."
+        }
+        form method="post" action={ (base) "/permission-sets/" (urlencode(&set)) "/delete" } class="inline" {
+            (csrf(&signed))
+            button type="submit" class="danger" { "Delete " (name) }
+            " "
+            a class="button quiet" href=(group_url(&ws, &id, Tab::Permissions)) data-close { "Cancel" }
+        }
+    };
+    if headers.contains_key("hx-request") {
+        return html! { dialog aria-labelledby="delete-set-title" class="modal" { (content) } }.into_response();
+    }
+    page("Delete permission set", Some(&signed), content).into_response()
 }
