@@ -174,7 +174,7 @@ try {
 
   // Privileges: the CRM as admin; then turning privileges off says first whose access changes.
   await page.getByRole('link', { name: 'Privileges' }).click();
-  await page.getByLabel('Resource').selectOption({ label: 'CRM' });
+  await page.getByLabel('Resource', { exact: true }).selectOption({ label: 'CRM (app)' });
   await page.getByLabel('Role', { exact: true }).selectOption('admin');
   await page.getByRole('button', { name: 'Save privilege' }).click();
   await page.waitForURL('**done=privilege-saved');
@@ -282,7 +282,12 @@ try {
   // The access explorer: Sam holds the CRM through Sales; what if he left it?
   await page.getByRole('link', { name: 'Access explorer' }).click();
   await page.getByLabel("User's email").fill('sam@acme.test');
-  await page.getByLabel('Resource').selectOption({ label: 'CRM (app)' });
+  // The resource picker narrows as you type (htmx), and says when nothing matches.
+  await page.getByLabel('Find a resource by name').fill('zzz');
+  await page.getByText('No resource you may see has that name.').waitFor();
+  await page.getByLabel('Find a resource by name').fill('cr');
+  await page.waitForFunction(() => document.querySelectorAll('#explore-resource option').length === 1);
+  await page.getByLabel('Resource', { exact: true }).selectOption({ label: 'CRM (app)' });
   await page.getByRole('button', { name: 'Explain' }).click();
   expect((await page.getByRole('heading', { name: /Effective role/ }).textContent()).includes('runner'), 'runner');
   expect((await page.locator('.paths').textContent()).includes('is a member of Sales'), 'through Sales');

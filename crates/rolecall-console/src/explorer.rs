@@ -15,15 +15,12 @@ use maud::{Markup, html};
 use rolecall_api::AppState;
 use rolecall_engine::{Explanation, Step};
 use rolecall_model::{Op, ResourceRef, Subject};
-use rolecall_store::{PageRequest, Store};
+use rolecall_store::Store;
 
 use crate::form::{Fields, say, unavailable, urlencode};
 use crate::layout::{Said, page};
 use crate::names::{group_names, people, user_by_email};
 use crate::session::Signed;
-
-/// Resources offered in the picker.
-const OFFERED: u32 = 500;
 
 /// Names for the ids a page shows.
 #[derive(Default)]
@@ -147,19 +144,24 @@ pub async fn explore<S: Store>(
             Err(e) => Err(say(e, "")),
         }
     };
-    let offered = state.service.store().resources(&ws, None, None, PageRequest { after: None, limit: OFFERED }).await;
-    let Ok(offered) = offered else { return unavailable(&signed, "Access explorer") };
-    let offered: Vec<rolecall_model::Resource> = {
-        let engine = state.service.snapshot();
-        let Ok(index) = engine.workspace(&ws) else { return unavailable(&signed, "Access explorer") };
-        offered
-            .items
-            .into_iter()
-            .filter(|r| admin || index.effective_role(&me, &r.resource).is_ok_and(|x| x.is_some()))
-            .collect()
-    };
+    // The resource: one the signed-in user may explore (an admin: any; others: those they
+    // hold a role on). The picker offers those whose name matches the search (`rq`).
     let chosen = fields.get("resource").split_once('/').map(|(k, i)| ResourceRef::new(k, i));
-    let chosen = chosen.filter(|r| offered.iter().any(|o| &o.resource == r));
+    let chosen = chosen.filter(|r| {
+        let engine = state.service.snapshot();
+        engine.workspace(&ws).is_ok_and(|index| {
+            index.has_resource(r) && (admin || index.effective_role(&me, r).is_ok_and(|x| x.is_some()))
+        })
+    });
+    let Ok((mut offered, more)) = crate::permissions::findable(&state, &ws, &me, fields.get("rq")).await else {
+        return unavailable(&signed, "Access explorer");
+    };
+    if let Some(r) = &chosen
+        && !offered.iter().any(|o| &o.resource == r)
+        && let Ok(Some(found)) = state.service.store().resource(&ws, r).await
+    {
+        offered.insert(0, found);
+    }
     let mut refused: Option<(StatusCode, String)> = None;
     if !fields.get("resource").is_empty() && chosen.is_none() {
         refused = Some((StatusCode::NOT_FOUND, "There is no such resource among those you may explore.".into()));
@@ -270,13 +272,7 @@ pub async fn explore<S: Store>(
         form method="get" action={ "/console/" (ws) "/access" } class="card explorer" {
             label for="explore-user" { "User's email" }
             input id="explore-user" name="user" type="email" value=(shown_email) readonly[!admin];
-            label for="explore-resource" { "Resource" }
-            select id="explore-resource" name="resource" {
-                @for r in &offered {
-                    @let value = format!("{}/{}", r.resource.kind, r.resource.id);
-                    option value=(value) selected[value == resource_value] { (r.name) " (" (r.resource.kind) ")" }
-                }
-            }
+            (crate::permissions::picker(&ws, "explore-resource", "Resource", &offered, more, &resource_value))
             @if !actions.is_empty() {
                 label for="explore-action" { "Action" }
                 select id="explore-action" name="action" {
@@ -285,7 +281,6 @@ pub async fn explore<S: Store>(
             }
             button type="submit" { "Explain" }
         }
-        @if offered.is_empty() { p class="empty" { "There is no resource you may explore." } }
         @if let (Some((action, e)), Some(user)) = (&answer, &user) {
             p { strong { (names.user(user)) } " on " strong { (chosen.as_ref().map(|r| names.resource(r)).unwrap_or_default()) } }
             (explanation(&names, e, action))

@@ -6,7 +6,7 @@
 //! - `session.rs`: the session cookie, the signed-in extractor, CSRF.
 //! - `layout.rs`: the page shell (landmarks, navigation, sign-out), security headers.
 //! - `names.rs`: names for ids, and the user or group someone typed.
-//! - `permissions.rs`: Resources, and a resource's Permissions page (its rules).
+//! - `permissions.rs`: Resources, a resource's Permissions page (its rules), the resource picker.
 //! - `sign_in.rs`: signing in and out.
 //! - `users.rs`: User management > Users.
 //! - `bulk.rs`: several groups selected: add, remove, change role, notify, delete.
@@ -81,6 +81,7 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/console/{ws}/groups/{id}/details", post(group::save_details::<S>))
         .route("/console/{ws}/groups/{id}/delete", get(group::confirm_delete::<S>).post(group::delete::<S>))
         .route("/console/{ws}/resources", get(permissions::resources::<S>))
+        .route("/console/{ws}/resource-options", get(permissions::options::<S>))
         .route("/console/{ws}/access", get(explorer::explore::<S>))
         .route(
             "/console/{ws}/resources/{kind}/{id}/permissions",

@@ -509,3 +509,95 @@ pub async fn resources<S: Store>(
     };
     page("Resources", Some(&signed), body).into_response()
 }
+
+/// Resources a picker offers at a time; typing narrows them.
+pub(crate) const PICKED: u32 = 50;
+
+/// Resources whose name contains `q` that `user` may see (a workspace admin: all; anyone
+/// else: those they hold a role on), at most [`PICKED`], and whether more may match.
+pub(crate) async fn findable<S: Store>(
+    state: &AppState<S>,
+    ws: &str,
+    user: &str,
+    q: &str,
+) -> Result<(Vec<rolecall_model::Resource>, bool), ()> {
+    let q = q.trim();
+    let request = PageRequest { after: None, limit: PICKED };
+    let found =
+        state.service.store().resources(ws, None, (!q.is_empty()).then_some(q), request).await.map_err(|_| ())?;
+    let engine = state.service.snapshot();
+    let index = engine.workspace(ws).map_err(|_| ())?;
+    let admin = index.is_admin_user(user) == Ok(true);
+    let items = found
+        .items
+        .into_iter()
+        .filter(|r| admin || index.effective_role(user, &r.resource).is_ok_and(|x| x.is_some()))
+        .collect();
+    Ok((items, found.next.is_some()))
+}
+
+/// A resource picker: a search that narrows the choices as you type (htmx asks
+/// `/console/{ws}/resource-options`), and the select, grouped by type. `chosen` stays
+/// among the choices.
+pub(crate) fn picker(
+    ws: &str,
+    id: &str,
+    label: &str,
+    found: &[rolecall_model::Resource],
+    more: bool,
+    chosen: &str,
+) -> Markup {
+    html! {
+        label for={ (id) "-q" } { "Find a resource by name" }
+        input id={ (id) "-q" } name="rq" type="search" autocomplete="off"
+            hx-get={ "/console/" (ws) "/resource-options?id=" (urlencode(id)) "&label=" (urlencode(label)) }
+            hx-trigger="input changed delay:250ms, search" hx-target={ "#" (id) "-pick" } hx-swap="outerHTML";
+        (choices(id, label, found, more, chosen))
+    }
+}
+
+fn choices(id: &str, label: &str, found: &[rolecall_model::Resource], more: bool, chosen: &str) -> Markup {
+    let mut kinds: Vec<&str> = found.iter().map(|r| r.resource.kind.as_str()).collect();
+    kinds.dedup();
+    kinds.sort_unstable();
+    kinds.dedup();
+    html! {
+        div id={ (id) "-pick" } class="pick" aria-live="polite" {
+            label for=(id) { (label) }
+            @if found.is_empty() {
+                select id=(id) name="resource" required disabled {}
+                p class="empty" { "No resource you may see has that name." }
+            } @else {
+                select id=(id) name="resource" required {
+                    @for kind in &kinds {
+                        optgroup label=(kind) {
+                            @for r in found.iter().filter(|r| r.resource.kind == *kind) {
+                                @let value = format!("{}/{}", r.resource.kind, r.resource.id);
+                                option value=(value) selected[value == chosen] { (r.name) " (" (r.resource.kind) ")" }
+                            }
+                        }
+                    }
+                }
+                @if more { p class="muted" { "More resources match: type more of the name." } }
+            }
+        }
+    }
+}
+
+/// The picker's choices for a search (htmx).
+pub async fn options<S: Store>(
+    State(state): Shared<S>,
+    Path(ws): Path<String>,
+    signed: Signed,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(outside) = signed.outside(&ws) {
+        return outside;
+    }
+    let fields = Fields::parse(query.unwrap_or_default().as_bytes());
+    let Ok((found, more)) = findable(&state, &ws, &signed.session.user, fields.get("rq")).await else {
+        return unavailable(&signed, "Resources");
+    };
+    let label = Some(fields.get("label")).filter(|l| !l.is_empty()).unwrap_or("Resource");
+    choices(fields.get("id"), label, &found, more, "").into_response()
+}

@@ -1035,6 +1035,17 @@ async fn the_access_explorer_explains_a_role_and_what_leaving_a_group_would_chan
     let (_, page, _) = c.get("/console/acme/access?user=u09%40acme.test&resource=app%2Fcrm", Some(&ada)).await;
     assert!(page.contains("Effective role: <strong>no access</strong>") && page.contains("Nothing gives access here"));
 
+    // The resource picker narrows by name, for htmx.
+    let options = async |cookie: &str, q: &str| {
+        let url = format!("{}/console/acme/resource-options?id=pick&rq={q}", c.url);
+        c.http.get(url).header(COOKIE, cookie).header("hx-request", "true").send().await.unwrap().text().await.unwrap()
+    };
+    let found = options(&ada, "cr").await;
+    assert!(
+        found.starts_with(r#"<div id="pick-pick""#) && found.contains(r#"<option value="app/crm">CRM (app)</option>"#),
+        "{found}"
+    );
+    assert!(options(&ada, "zzz").await.contains("No resource you may see has that name."));
     // Sam explores his own access; not Ada's, and not a resource he holds nothing on.
     let (sam, _) = c.sign_in("sam@acme.test").await;
     let (status, page, _) = c.get("/console/acme/access?resource=app%2Fcrm", Some(&sam)).await;
@@ -1047,6 +1058,7 @@ async fn the_access_explorer_explains_a_role_and_what_leaving_a_group_would_chan
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(page.contains("You may explore only your own access") && !page.contains("Effective role"));
     let (cy, _) = c.sign_in("cy@acme.test").await;
+    assert!(!options(&cy, "cr").await.contains("CRM"), "Cy holds nothing on the CRM: it is not offered to him");
     let (status, page, _) = c.get("/console/acme/access?resource=app%2Fcrm", Some(&cy)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!page.contains("CRM"), "{page}");

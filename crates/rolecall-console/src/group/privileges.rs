@@ -4,10 +4,6 @@ use super::*;
 
 // ------------------------------------------------------------------------ Privileges
 
-/// Registered resources offered in the privilege form (a workspace with more is searched
-/// through the API; the form says so).
-const OFFERED: u32 = 500;
-
 pub(super) async fn privileges<S: Store>(
     state: &AppState<S>,
     signed: &Signed,
@@ -33,12 +29,7 @@ pub(super) async fn privileges<S: Store>(
             names.insert(resource.clone(), r.name);
         }
     }
-    let offered = state
-        .service
-        .store()
-        .resources(ws, None, None, PageRequest { after: None, limit: OFFERED })
-        .await
-        .map_err(|_| ())?;
+    let (offered, more) = crate::permissions::findable(state, ws, &signed.session.user, "").await?;
     let base = format!("/console/{ws}/groups/{}", urlencode(&group.id));
     let edit = rights.edit && !rights.builtin;
     Ok(html! {
@@ -88,17 +79,7 @@ pub(super) async fn privileges<S: Store>(
                 summary { "+ Add privilege" }
                 form method="post" action={ (base) "/privileges" } class="card" {
                     (csrf(signed))
-                    label for="privilege-resource" { "Resource" }
-                    select id="privilege-resource" name="resource" required {
-                        @for (kind, _) in &kinds {
-                            optgroup label=(kind) {
-                                @for r in offered.items.iter().filter(|r| &r.resource.kind == kind) {
-                                    option value={ (r.resource.kind) "/" (r.resource.id) } { (r.name) }
-                                }
-                            }
-                        }
-                    }
-                    @if offered.next.is_some() { p class="muted" { "The first " (OFFERED) " resources are offered here." } }
+                    (crate::permissions::picker(ws, "privilege-resource", "Resource", &offered, more, ""))
                     label for="privilege-role" { "Role" }
                     select id="privilege-role" name="role" required {
                         @for (kind, roles) in &kinds {
