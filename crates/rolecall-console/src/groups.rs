@@ -6,17 +6,17 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rolecall_api::AppState;
 use rolecall_model::{Group, ResourceRef};
-use rolecall_service::{Actor, ServiceError};
+use rolecall_service::ServiceError;
 use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
-use crate::form::{Fields, say, urlencode};
-use crate::layout::{Said, page, refusal};
+use crate::form::{Fields, say, unavailable, urlencode};
+use crate::layout::{Said, live_search, page};
 use crate::session::Signed;
 
 type Shared<S> = State<Arc<AppState<S>>>;
@@ -91,13 +91,7 @@ pub(crate) fn body(ws: &str, csrf: &str, q: &str, rows: &[Row], said: Said<'_>, 
     html! {
         h1 { "Groups" }
         (said)
-        form method="get" action={ "/console/" (ws) "/groups" } role="search" {
-            label for="q" { "Search groups" }
-            input id="q" name="q" type="search" value=(q) autocomplete="off"
-                hx-get={ "/console/" (ws) "/groups" } hx-trigger="input changed delay:250ms, search"
-                hx-target="#groups" hx-swap="outerHTML";
-            button type="submit" { "Search" }
-        }
+        (live_search(&format!("/console/{ws}/groups"), "Search groups", q, "groups"))
         @if !rows.is_empty() { (crate::bulk::toolbar(ws, csrf)) }
         (table(ws, rows, q))
         details open[refused && !draft.name.is_empty()] {
@@ -125,13 +119,12 @@ pub async fn list<S: Store>(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if signed.session.workspace != ws {
-        return (StatusCode::NOT_FOUND, refusal("Not found", Some(&signed), "There is no such page.")).into_response();
+    if let Some(outside) = signed.outside(&ws) {
+        return outside;
     }
     let q = query.q.trim();
     let Ok(rows) = visible(&state, &ws, &signed.session.user, q).await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, refusal("Groups", Some(&signed), "Try again in a moment."))
-            .into_response();
+        return unavailable(&signed, "Groups");
     };
     if headers.contains_key("hx-request") {
         return table(&ws, &rows, q).into_response();
@@ -142,7 +135,6 @@ pub async fn list<S: Store>(
 
 #[derive(Default)]
 pub(crate) struct NewGroup {
-    csrf: String,
     name: String,
     description: String,
     tags: String,
@@ -152,7 +144,6 @@ pub(crate) struct NewGroup {
 impl NewGroup {
     fn from_fields(fields: &Fields) -> NewGroup {
         NewGroup {
-            csrf: fields.get("csrf").to_string(),
             name: fields.get("name").to_string(),
             description: fields.get("description").to_string(),
             tags: fields.get("tags").to_string(),
@@ -185,16 +176,11 @@ pub async fn create<S: Store>(
     fields: Fields,
 ) -> Response {
     let draft = NewGroup::from_fields(&fields);
-    if signed.session.workspace != ws {
-        return (StatusCode::NOT_FOUND, refusal("Not found", Some(&signed), "There is no such page.")).into_response();
-    }
-    if !signed.csrf_ok(&draft.csrf) {
-        let message = "This form has expired: reload the page and try again.";
-        return (StatusCode::FORBIDDEN, refusal("Groups", Some(&signed), message)).into_response();
+    if let Some(refused) = signed.outside(&ws).or_else(|| signed.stale(&fields)) {
+        return refused;
     }
     let Ok(id) = id_for(&draft.name) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, refusal("Groups", Some(&signed), "Try again in a moment."))
-            .into_response();
+        return unavailable(&signed, "Groups");
     };
     let group = Group {
         description: draft.description.trim().to_string(),
@@ -202,9 +188,8 @@ pub async fn create<S: Store>(
         icon: Some(draft.icon.trim().to_string()).filter(|i| !i.is_empty()),
         ..Group::new(id, draft.name.trim())
     };
-    let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
     let id = group.id.clone();
-    match state.service.create_group(&actor, &ws, group).await {
+    match state.service.create_group(&signed.actor(), &ws, group).await {
         // On to the new group's page: its users, privileges and notifications (seed 001's
         // next steps).
         Ok(_) => crate::form::see_other(format!("/console/{ws}/groups/{}?tab=members&done=created", urlencode(&id))),

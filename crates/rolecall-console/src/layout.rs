@@ -72,6 +72,20 @@ impl maud::Render for Said<'_> {
     }
 }
 
+/// A search over a list that updates in place as you type (htmx swaps `#target`), and is
+/// an ordinary GET form without scripts.
+pub fn live_search(action: &str, label: &str, q: &str, target: &str) -> Markup {
+    html! {
+        form method="get" action=(action) role="search" {
+            label for="q" { (label) }
+            input id="q" name="q" type="search" value=(q) autocomplete="off"
+                hx-get=(action) hx-trigger="input changed delay:250ms, search"
+                hx-target={ "#" (target) } hx-swap="outerHTML";
+            button type="submit" { "Search" }
+        }
+    }
+}
+
 /// A group's icon: an image (an https URL or a data URI) or text (an emoji), decorative
 /// either way (the name beside it says what it is).
 pub fn icon(icon: Option<&str>) -> Markup {

@@ -102,12 +102,8 @@ pub async fn sign_out<S: Store>(
     headers: HeaderMap,
     fields: Fields,
 ) -> Response {
-    if !signed.csrf_ok(fields.get("csrf")) {
-        return (
-            StatusCode::FORBIDDEN,
-            refusal("Sign out", Some(&signed), "This form has expired: reload the page and try again."),
-        )
-            .into_response();
+    if let Some(stale) = signed.stale(&fields) {
+        return stale;
     }
     let _ = state.service.sign_out(&signed.token).await;
     (

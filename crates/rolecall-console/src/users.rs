@@ -10,12 +10,11 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rolecall_api::AppState;
 use rolecall_model::{User, UserKind};
-use rolecall_service::Actor;
 use rolecall_store::{PageRequest, Store};
 use serde::Deserialize;
 
-use crate::form::{Fields, see_other, urlencode};
-use crate::layout::{Said, page, refusal};
+use crate::form::{Fields, see_other, unavailable, urlencode};
+use crate::layout::{Said, live_search, page, refusal};
 use crate::session::Signed;
 
 type Shared<S> = State<Arc<AppState<S>>>;
@@ -48,8 +47,7 @@ pub async fn list<S: Store>(
     let request = PageRequest { after: query.after.clone(), limit: PAGE };
     let found = state.service.store().users(&ws, (!q.is_empty()).then_some(q), request).await;
     let Ok(found) = found else {
-        return (StatusCode::SERVICE_UNAVAILABLE, refusal("Users", Some(&signed), "Try again in a moment."))
-            .into_response();
+        return unavailable(&signed, "Users");
     };
     let active: Vec<bool> = {
         let engine = state.service.snapshot();
@@ -104,13 +102,7 @@ fn body(ws: &str, q: &str, table: Markup, said: Said<'_>, add: Markup) -> Markup
     html! {
         h1 { "Users" }
         (said)
-        form method="get" action={ "/console/" (ws) "/users" } role="search" {
-            label for="q" { "Search by name or email" }
-            input id="q" name="q" type="search" value=(q) autocomplete="off"
-                hx-get={ "/console/" (ws) "/users" } hx-trigger="input changed delay:250ms, search"
-                hx-target="#users" hx-swap="outerHTML";
-            button type="submit" { "Search" }
-        }
+        (live_search(&format!("/console/{ws}/users"), "Search by name or email", q, "users"))
         (table)
         (add)
     }
@@ -119,7 +111,6 @@ fn body(ws: &str, q: &str, table: Markup, said: Said<'_>, add: Markup) -> Markup
 /// What the + Add user form sends.
 #[derive(Default)]
 pub struct NewUser {
-    csrf: String,
     name: String,
     email: String,
     workspace_role: String,
@@ -130,7 +121,6 @@ pub struct NewUser {
 impl NewUser {
     fn from_fields(fields: &Fields) -> NewUser {
         NewUser {
-            csrf: fields.get("csrf").to_string(),
             name: fields.get("name").to_string(),
             email: fields.get("email").to_string(),
             workspace_role: fields.get("workspace_role").to_string(),
@@ -186,9 +176,8 @@ async fn add_form<S: Store>(state: &AppState<S>, ws: &str, csrf: &str, draft: &N
 /// The page that says why not, unless the signed-in user may manage the users of `ws`
 /// (their session is for it and they are one of its admins).
 fn refused_unless_admin<S: Store>(state: &AppState<S>, ws: &str, signed: &Signed) -> Option<Response> {
-    if signed.session.workspace != ws {
-        let page = refusal("Not found", Some(signed), "There is no such page.");
-        return Some((StatusCode::NOT_FOUND, page).into_response());
+    if let Some(outside) = signed.outside(ws) {
+        return Some(outside);
     }
     let admin = state.service.snapshot().workspace(ws).and_then(|i| i.is_admin_user(&signed.session.user));
     if admin != Ok(true) {
@@ -196,11 +185,6 @@ fn refused_unless_admin<S: Store>(state: &AppState<S>, ws: &str, signed: &Signed
         return Some((StatusCode::FORBIDDEN, refusal("Users", Some(signed), message)).into_response());
     }
     None
-}
-
-fn expired(signed: &Signed) -> Response {
-    let message = "This form has expired: reload the page and try again.";
-    (StatusCode::FORBIDDEN, refusal("Users", Some(signed), message)).into_response()
 }
 
 pub async fn create<S: Store>(
@@ -213,12 +197,11 @@ pub async fn create<S: Store>(
     if let Some(refused) = refused_unless_admin(&state, &ws, &signed) {
         return refused;
     }
-    if !signed.csrf_ok(&draft.csrf) {
-        return expired(&signed);
+    if let Some(stale) = signed.stale(&fields) {
+        return stale;
     }
     let Ok(id) = crate::groups::id_for(draft.email.split('@').next().unwrap_or_default()) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, refusal("Users", Some(&signed), "Try again in a moment."))
-            .into_response();
+        return unavailable(&signed, "Users");
     };
     let user = User {
         id,
@@ -228,8 +211,7 @@ pub async fn create<S: Store>(
         kind: UserKind::Regular,
         last_active_at: None,
     };
-    let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
-    match state.service.create_user(&actor, &ws, user, &draft.groups).await {
+    match state.service.create_user(&signed.actor(), &ws, user, &draft.groups).await {
         Ok(_) => see_other(format!("/console/{ws}/users?done=added")),
         Err(e) => {
             let (status, message) = crate::form::say(e, "Only workspace admins manage users.");
@@ -287,8 +269,7 @@ pub async fn delete<S: Store>(
     if let Some(stale) = signed.stale(&fields) {
         return stale;
     }
-    let actor = Actor::User { workspace: ws.clone(), user: signed.session.user.clone() };
-    match state.service.delete_user(&actor, &ws, &id).await {
+    match state.service.delete_user(&signed.actor(), &ws, &id).await {
         Ok(_) => see_other(format!("/console/{ws}/users?done=deleted")),
         Err(e) => {
             let (status, message) = crate::form::say(e, "Only workspace admins manage users.");
